@@ -1,0 +1,12 @@
+"""Settings for the test suite: the app's own, with a fixed key when none is given.
+
+A fixed key is fine here: nothing the tests encrypt outlives them. Exported, so the
+processes the tests start (``tiltbob run``, the listener) use the same one.
+"""
+
+import os
+
+os.environ.setdefault("TILTBOB_SECRET_KEYS", "dGlsdGJvYi10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA=")
+os.environ.setdefault("TILTBOB_LOG_FORMAT", "json")
+
+from webapp.settings import *  # noqa: F403

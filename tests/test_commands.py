@@ -1,0 +1,154 @@
+"""``tiltbob run`` / ``demo`` / ``migrate`` as real processes: the embedded default from nothing,
+the printed password, a clean stop, and the refusal of a configured deployment without keys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_until
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TILTBOB_SECRET_KEYS"}}
+    env["TILTBOB_DATA_DIR"] = str(data_dir)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+def tiltbob(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tiltbob", *args],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    yield path
+    # If a test failed half-way, do not leave a server behind.
+    if (path / "pg" / "postmaster.pid").exists():
+        import pgserver._commands
+
+        subprocess.run(
+            [
+                str(Path(pgserver._commands.POSTGRES_BIN_PATH) / "pg_ctl"),
+                "-D",
+                str(path / "pg"),
+                "stop",
+                "-m",
+                "immediate",
+            ],
+            check=False,
+            capture_output=True,
+            user="pgserver" if os.geteuid() == 0 else None,
+        )
+
+
+def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tiltbob", "run", "--demo", "--port", str(port)],
+            env=embedded_env(data_dir),
+            cwd=PROJECT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def test_run_from_nothing_on_the_embedded_database(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "run.log"
+    process = serve(data_dir, port, log)
+    try:
+        wait_until(
+            lambda: get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200,
+            timeout=90,
+            what="the demo machine's report page",
+        )
+        assert get(f"http://127.0.0.1:{port}/login/") == 200
+    finally:
+        code = stop(process)
+    output = log.read_text()
+    assert code == 0, output
+    assert "Superuser created: admin / " in output
+    password = output.split("Superuser created: admin / ")[1].split()[0]
+    assert len(password) >= 12
+    # Stopped cleanly: the server went down with the last process that used it.
+    assert not (data_dir / "pg" / "postmaster.pid").exists()
+    assert (data_dir / "secret.key").stat().st_mode & 0o077 == 0
+
+    # Second start: the data is kept, the demo is not loaded again, the password not shown again.
+    process = serve(data_dir, port, log)
+    try:
+        wait_until(
+            lambda: get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200,
+            timeout=60,
+            what="the second start",
+        )
+    finally:
+        assert stop(process) == 0
+    assert "Superuser created" not in log.read_text()
+    check = tiltbob(
+        "shell",
+        "-c",
+        "from django.contrib.auth import authenticate;"
+        "from webapp.maintenance.models import Machine;"
+        "print(Machine.objects.count(),"
+        f" authenticate(username='admin', password='{password}') is not None)",
+        env=embedded_env(data_dir),
+    )
+    assert check.stdout.splitlines()[-1].split() == ["6", "True"], check.stderr
+
+
+def test_a_configured_database_without_keys_is_refused(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path)
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
+    result = tiltbob("migrate", env=env)
+    assert result.returncode == 2
+    assert "TILTBOB_SECRET_KEYS is not set" in result.stderr
+    assert "Fernet.generate_key" in result.stderr
+
+
+def test_a_malformed_key_is_refused(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path)
+    env["TILTBOB_SECRET_KEYS"] = "not-a-key"
+    result = tiltbob("migrate", env=env)
+    assert result.returncode == 2
+    assert "entry 1 is not a Fernet key" in result.stderr
+    assert "not-a-key" not in result.stderr

@@ -1,0 +1,5 @@
+import sys
+
+from tiltbob.cli import main
+
+sys.exit(main())

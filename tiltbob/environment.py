@@ -1,0 +1,74 @@
+"""Everything tiltbob reads from the environment, read in this one place.
+
+Django's settings and the listener both build on :func:`load`; nothing else looks at
+``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_SITE_URL = "http://127.0.0.1:8000"
+LOG_FORMATS = ("json", "console")
+
+
+class ConfigurationError(Exception):
+    """The environment is missing something or holds something unusable; the message says what."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    database_url: str | None
+    """``DATABASE_URL``; ``None`` means the embedded PostgreSQL under :attr:`data_dir`."""
+    site_url: str
+    """``SITE_URL`` without a trailing slash: links in messages start with it."""
+    secret_keys: tuple[str, ...]
+    """``TILTBOB_SECRET_KEYS``, newest first; empty when unset."""
+    smtp_url: str | None
+    log_format: str
+    allow_http: bool
+    data_dir: Path
+    """``TILTBOB_DATA_DIR``, default ``.data`` in the working directory."""
+    debug: bool
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(self.site_url).hostname or "127.0.0.1"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(environ: Mapping[str, str] | None = None) -> Environment:
+    env = os.environ if environ is None else environ
+    site_url = (env.get("SITE_URL") or DEFAULT_SITE_URL).strip().rstrip("/")
+    parts = urlsplit(site_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            f"SITE_URL must be an absolute http(s) URL such as {DEFAULT_SITE_URL}, got {site_url!r}"
+        )
+    log_format = (env.get("TILTBOB_LOG_FORMAT") or "json").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"TILTBOB_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}"
+        )
+    keys = tuple(k.strip() for k in (env.get("TILTBOB_SECRET_KEYS") or "").split(",") if k.strip())
+    return Environment(
+        database_url=(env.get("DATABASE_URL") or "").strip() or None,
+        site_url=site_url,
+        secret_keys=keys,
+        smtp_url=(env.get("SMTP_URL") or "").strip() or None,
+        log_format=log_format,
+        allow_http=_flag(env.get("TILTBOB_ALLOW_HTTP")),
+        data_dir=Path(env.get("TILTBOB_DATA_DIR") or ".data").absolute(),
+        debug=_flag(env.get("TILTBOB_DEBUG")),
+    )

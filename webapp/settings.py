@@ -1,0 +1,90 @@
+"""Django settings, all taken from :mod:`tiltbob.environment` (the environment, read once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import django_stubs_ext
+
+from tiltbob import database, environment, keys
+
+# Lets admin and form classes be subscripted with their model, as the type stubs expect.
+django_stubs_ext.monkeypatch()
+
+ENV = environment.load()
+BASE_DIR = Path(__file__).resolve().parent
+
+_keys = keys.secret_keys(ENV)
+SECRET_KEY = keys.django_secret_key(_keys[0])
+# Older keys still verify sessions and CSRF tokens while a rotation settles.
+SECRET_KEY_FALLBACKS = [keys.django_secret_key(k) for k in _keys[1:]]
+
+DEBUG = ENV.debug
+ALLOWED_HOSTS = sorted({ENV.site_host, "127.0.0.1", "localhost", "[::1]"})
+CSRF_TRUSTED_ORIGINS = [ENV.site_url]
+SITE_URL = ENV.site_url
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "webapp.maintenance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so the transaction it opens wraps the view and nothing else.
+    "webapp.maintenance.middleware.ActorTransactionMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+WSGI_APPLICATION = "webapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database.django_config(database.url(ENV))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "machine-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Served by WhiteNoise straight from the installed packages: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = ENV.site_url.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
