@@ -6,10 +6,12 @@ their work at COMMIT, which a test wrapped in a rolled-back transaction would ne
 
 from __future__ import annotations
 
-import time
+import signal
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -19,21 +21,35 @@ from django.test import Client
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from tests.receiver import Receiver
+from tests.waiting import wait_until
+from tiltbob.events import EVENT_TYPES
 from webapp.maintenance.models import Location, Machine, MachineStatus, Maintainer
+from webapp.notifications.models import Endpoint
+
+if TYPE_CHECKING:
+    from tests.processes import ListenerProcess
+
+__all__ = ["wait_until"]
 
 
-def wait_until(
-    condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)  # poll interval of a deadline-bounded wait
+LISTENER_TABLES = (
+    "notification_attempts, notification_deliveries, notification_endpoint_health,"
+    " notification_events"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clear_sql_owned_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty the tables the SQL files own (Django's flush does not know them, and their
+    foreign keys would stop it) before Django flushes its own after a transactional test."""
+    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {LISTENER_TABLES}")
 
 
 @pytest.fixture
@@ -143,3 +159,96 @@ def raw(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A plain psycopg connection, as a script or psql session would have."""
     with psycopg.connect(db_url) as conn:
         yield conn
+
+
+# -- the listener and its endpoints ---------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@dataclass
+class Hook:
+    """An endpoint pointing at the receiver; its URL's last segment is a secret token."""
+
+    endpoint: Endpoint
+    path: str
+    token: str
+
+
+@pytest.fixture
+def secret_tokens() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def make_hook(
+    receiver: Receiver, secret_tokens: list[str], transactional_db: None
+) -> Callable[..., Hook]:
+    def make(name: str, events: str | list[str] = "all", *, enabled: bool = True) -> Hook:
+        token = f"tok{uuid.uuid4().hex}"
+        secret_tokens.append(token)
+        path = f"/hooks/{name}/{token}"
+        endpoint = Endpoint(
+            name=name,
+            event_types=list(EVENT_TYPES) if events == "all" else list(events),
+            enabled=enabled,
+        )
+        endpoint.set_url(receiver.url(path))
+        endpoint.save()
+        return Hook(endpoint, path, token)
+
+    return make
+
+
+@pytest.fixture
+def start_listener(
+    db_url: str, tmp_path: Path, secret_tokens: list[str]
+) -> Iterator[Callable[..., ListenerProcess]]:
+    """Start listener processes; at the end, stop them and check that no log line of theirs
+    holds a URL's secret part."""
+    started: list[ListenerProcess] = []
+
+    def start(*args: str) -> ListenerProcess:
+        from tests.processes import ListenerProcess
+
+        process = ListenerProcess(db_url, tmp_path / f"listener-{len(started)}.log", *args)
+        started.append(process)
+        process.wait_for("listener.started")
+        return process
+
+    yield start
+    for process in started:
+        process.kill(signal.SIGTERM)
+    for process in started:
+        text = process.log_text()
+        for token in secret_tokens:
+            assert token not in text, f"a URL's secret part was logged in {process.log_path}"
+
+
+def insert_reports(
+    db_url: str, machine: Machine, count: int, *, per_transaction: int = 1
+) -> list[int]:
+    """Problem reports inserted by a plain psycopg writer; returns their events' ids."""
+    report_ids: list[int] = []
+    with psycopg.connect(db_url) as conn:
+        for start in range(0, count, per_transaction):
+            with conn.transaction():
+                for n in range(start, min(count, start + per_transaction)):
+                    row = conn.execute(
+                        "INSERT INTO problem_reports (machine_id, problem_type, description)"
+                        " VALUES (%s, 'stuck_ball', %s) RETURNING id",
+                        [machine.pk, f"report {n}"],
+                    ).fetchone()
+                    assert row is not None
+                    report_ids.append(row[0])
+        rows = conn.execute(
+            "SELECT id FROM notification_events"
+            " WHERE type = 'problem_report.created' AND problem_report_id = ANY(%s) ORDER BY id",
+            [report_ids],
+        ).fetchall()
+    return [r[0] for r in rows]

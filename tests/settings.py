@@ -8,5 +8,7 @@ import os
 
 os.environ.setdefault("TILTBOB_SECRET_KEYS", "dGlsdGJvYi10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA=")
 os.environ.setdefault("TILTBOB_LOG_FORMAT", "json")
+# Test receivers listen on plain http on 127.0.0.1.
+os.environ.setdefault("TILTBOB_ALLOW_HTTP", "1")
 
 from webapp.settings import *  # noqa: F403

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.receiver import Receiver
+from tests.waiting import wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +27,8 @@ def free_port() -> int:
 
 
 def embedded_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TILTBOB_SECRET_KEYS"}}
+    unset = {"DATABASE_URL", "TILTBOB_SECRET_KEYS", "TILTBOB_ALLOW_HTTP"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env["TILTBOB_DATA_DIR"] = str(data_dir)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
@@ -75,6 +77,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
         )
 
 
+def serving(process: subprocess.Popen[bytes], port: int) -> bool:
+    assert process.poll() is None, "tiltbob run exited early; see its output above"
+    return get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200
+
+
 def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -91,15 +98,15 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(timeout=30)
 
 
-def test_run_from_nothing_on_the_embedded_database(data_dir: Path, tmp_path: Path) -> None:
+def test_run_from_nothing_on_the_embedded_database(
+    data_dir: Path, tmp_path: Path, receiver: Receiver
+) -> None:
     port = free_port()
     log = tmp_path / "run.log"
     process = serve(data_dir, port, log)
     try:
         wait_until(
-            lambda: get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200,
-            timeout=90,
-            what="the demo machine's report page",
+            lambda: serving(process, port), timeout=90, what="the demo machine's report page"
         )
         assert get(f"http://127.0.0.1:{port}/login/") == 200
     finally:
@@ -113,17 +120,45 @@ def test_run_from_nothing_on_the_embedded_database(data_dir: Path, tmp_path: Pat
     assert not (data_dir / "pg" / "postmaster.pid").exists()
     assert (data_dir / "secret.key").stat().st_mode & 0o077 == 0
 
-    # Second start: the data is kept, the demo is not loaded again, the password not shown again.
+    # Second start: the data is kept, the demo is not loaded again, the password not shown again;
+    # and the listener that `tiltbob run` brings delivers to an endpoint added meanwhile.
+    env = {**embedded_env(data_dir), "TILTBOB_ALLOW_HTTP": "1"}
+    added = tiltbob(
+        "endpoints",
+        "add",
+        "--name",
+        "crew",
+        "--url",
+        receiver.url("/crew/tok-run"),
+        "--events",
+        "all",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
     process = serve(data_dir, port, log)
     try:
+        wait_until(lambda: serving(process, port), timeout=60, what="the second start")
+        reported = tiltbob(
+            "shell",
+            "-c",
+            "from webapp.maintenance.models import Machine, ProblemReport;"
+            "ProblemReport.objects.create(machine=Machine.objects.get(slug='funhouse'),"
+            " problem_type='stuck_ball')",
+            env=env,
+        )
+        assert reported.returncode == 0, reported.stderr
         wait_until(
-            lambda: get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200,
-            timeout=60,
-            what="the second start",
+            lambda: [
+                a
+                for a in receiver.at("/crew/tok-run")
+                if a.json["type"] == "problem_report.created"
+            ],
+            what="the listener inside `tiltbob run` to deliver",
         )
     finally:
         assert stop(process) == 0
     assert "Superuser created" not in log.read_text()
+    assert "tok-run" not in log.read_text()  # the endpoint URL's secret part
     check = tiltbob(
         "shell",
         "-c",

@@ -216,3 +216,9 @@ def test_psql_update_of_a_status_writes_the_log_entry_and_the_event(
     assert entry.kind == LogKind.STATUS_CHANGED
     assert entry.text == "Status: Good → Broken"
     assert entry.machine_id == machine.pk
+
+
+def test_models_and_migrations_agree(transactional_db: None) -> None:
+    from django.core.management import call_command
+
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)

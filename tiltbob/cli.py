@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from tiltbob.environment import ConfigurationError
 
 SETTINGS_MODULE = "webapp.settings"
 USAGE = """usage: tiltbob COMMAND [options]
 
-  run        migrate, then serve the web app (127.0.0.1:8000 by default)
+  run        migrate, then serve the web app (127.0.0.1:8000) and run the listener
+  listen     run the listener alone: deliver the outbox's events to the endpoints
   migrate    create or upgrade the database: tables, outbox and triggers
   demo       add demo locations and machines and a superuser (password printed once)
+  endpoints  add | list | enable | disable | remove notification endpoints
+  switches   show or set the master and per-event-type switches
+  status     per endpoint: pending deliveries, oldest, last success, failures
+  sink       a local receiver that prints what arrives (--port P)
   help       every other command: all of Django's management commands work too
 """
 
@@ -31,6 +36,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command == "run":
             return run(args[1:])
+        if command == "listen":
+            from listener import main as listen
+
+            return listen.main(args[1:])
+        if command == "sink":
+            from listener import sink
+
+            return sink.main(args[1:])
+        if command == "status":
+            from listener import status
+
+            return status.main(args[1:])
         return django_command(args)
     except ConfigurationError as error:
         sys.stderr.write(f"tiltbob: configuration error: {error}\n")
@@ -52,18 +69,10 @@ def django_command(args: Sequence[str]) -> int:
     return 0
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends the process like Ctrl-C, so exit handlers (the embedded server's stop) run."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def run(args: Sequence[str]) -> int:
+    """The web app (waitress, in a thread) and the listener (asyncio, in the main thread)."""
     parser = argparse.ArgumentParser(
-        prog="tiltbob run", description="Migrate, then serve the web app."
+        prog="tiltbob run", description="Migrate, then serve the web app and run the listener."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -72,9 +81,16 @@ def run(args: Sequence[str]) -> int:
         action="store_true",
         help="load the demo data when the database has no machines yet",
     )
+    parser.add_argument(
+        "--no-listener",
+        action="store_true",
+        help="serve the web app only (run `tiltbob listen` elsewhere)",
+    )
+    from listener import main as listen
+
+    listen.add_arguments(parser)
     options = parser.parse_args(args)
 
-    _stop_on_sigterm()
     _setup_django()
     from django.core.management import call_command
 
@@ -82,11 +98,26 @@ def run(args: Sequence[str]) -> int:
     if options.demo:
         call_command("demo", if_empty=True)
 
-    import waitress
+    from waitress.server import create_server
 
     from webapp.wsgi import application
 
+    server = create_server(application, host=options.host, port=options.port, threads=8)
+    web = threading.Thread(target=server.run, name="web", daemon=True)
+    web.start()
     print(f"tiltbob: serving http://{options.host}:{options.port}/ (Ctrl-C stops)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        waitress.serve(application, host=options.host, port=options.port, threads=8, _quiet=True)
+    try:
+        if options.no_listener:
+            _wait_for_signal()
+        else:
+            asyncio.run(listen.serve(listen.settings_from(options)))
+    finally:
+        server.close()
     return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()

@@ -23,6 +23,8 @@ DEBUG = ENV.debug
 ALLOWED_HOSTS = sorted({ENV.site_host, "127.0.0.1", "localhost", "[::1]"})
 CSRF_TRUSTED_ORIGINS = [ENV.site_url]
 SITE_URL = ENV.site_url
+TILTBOB_SECRET_KEYS = _keys
+TILTBOB_ALLOW_HTTP = ENV.allow_http
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -31,7 +33,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "webapp.maintenance",
+    "webapp.notifications",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,47 @@
+"""The listener's cached view of the endpoints, reloaded whenever the config changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+import sql
+from listener import logs
+from tiltbob.endpoint_urls import InvalidEndpointURL, URLCipher
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: int
+    name: str
+    kind: str
+    url: str = field(repr=False)
+    enabled: bool
+    event_types: tuple[str, ...]
+
+
+async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, Endpoint]:
+    """Every endpoint whose URL decrypts; one that does not is logged and left out."""
+    log = logs.get()
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.query("load_endpoints"))
+        rows = await cur.fetchall()
+    endpoints: dict[int, Endpoint] = {}
+    for row in rows:
+        try:
+            url = cipher.decrypt(row["url_encrypted"])
+        except InvalidEndpointURL as error:
+            log.error("endpoint.url_undecryptable", endpoint_id=row["id"], error=str(error))
+            continue
+        endpoints[row["id"]] = Endpoint(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            url=url,
+            enabled=row["enabled"],
+            event_types=tuple(row["event_types"]),
+        )
+    logs.SCRUBBER.know(e.url for e in endpoints.values())
+    return endpoints

@@ -1,0 +1,30 @@
+"""The listener's settings: the environment's, plus tuning given on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from listener.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    database_url: str = field(repr=False)
+    site_url: str
+    secret_keys: tuple[str, ...] = field(repr=False)
+    allow_http: bool = False
+    poll_interval: float = 5.0
+    """Seconds between looks for work that a lost wake-up would otherwise leave waiting."""
+    dispatch_batch: int = 500
+    """Events claimed and fanned out per transaction."""
+    queue_read: int = 50
+    """Deliveries an endpoint worker reads at a time."""
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    prune_after_days: float = 30.0
+    """Finished deliveries and their events are deleted this long after they finish."""
+    prune_interval: float = 3600.0
+    pool_size: int = 4
+    shutdown_grace: float = 10.0
+    """Seconds SIGTERM waits for requests in flight before abandoning them (they stay pending)."""

@@ -1,0 +1,85 @@
+"""``tiltbob status``: per endpoint, what waits and how it has been going."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+
+import psycopg
+from psycopg.rows import dict_row
+
+import sql
+from tiltbob import database, environment
+
+
+def _age(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "never"
+
+
+def report(conn: psycopg.Connection[Any], out: TextIO) -> None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        waiting = cur.execute(sql.query("undispatched_events")).fetchone() or {}
+        rows = cur.execute(sql.query("endpoint_status")).fetchall()
+    out.write(
+        f"events waiting for a listener: {waiting.get('events', 0)}"
+        f" (oldest {_age(waiting.get('oldest_age'))})\n\n"
+    )
+    header = (
+        "id",
+        "name",
+        "kind",
+        "on",
+        "url",
+        "pending",
+        "oldest",
+        "last success",
+        "failures",
+        "failed",
+        "last error",
+    )
+    table = [header]
+    for r in rows:
+        table.append(
+            (
+                str(r["id"]),
+                r["name"],
+                r["kind"],
+                "yes" if r["enabled"] else "no",
+                r["url_hint"],
+                str(r["pending"]),
+                _age(r["oldest_pending_age"]),
+                _when(r["last_success_at"]),
+                str(r["consecutive_failures"]),
+                str(r["failed"]),
+                (r["last_error"] or "")[:60],
+            )
+        )
+    if len(table) == 1:
+        out.write("no endpoints: add one with `tiltbob endpoints add`\n")
+        return
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            + "\n"
+        )
+
+
+def main(argv: Sequence[str]) -> int:
+    env = environment.load()
+    with psycopg.connect(database.url(env)) as conn:
+        report(conn, sys.stdout)
+    return 0

@@ -1,0 +1,79 @@
+"""The listener as a real process: started, killed and restarted by the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.waiting import wait_until
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+# Fast schedules, so retries and polls happen within a test's patience.
+FAST = [
+    "--poll-interval",
+    "0.5",
+    "--retry-first-delay",
+    "0.05",
+    "--retry-max-delay",
+    "0.5",
+    "--read-timeout",
+    "5",
+    "--connect-timeout",
+    "2",
+]
+
+
+class ListenerProcess:
+    def __init__(self, db_url: str, log_path: Path, *args: str) -> None:
+        self.log_path = log_path
+        env = {**os.environ, "DATABASE_URL": db_url, "TILTBOB_LOG_FORMAT": "json"}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tiltbob", "listen", *FAST, *args],
+                env=env,
+                cwd=PROJECT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.log_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                lines.append({"event": "unparsed", "line": line})
+        return lines
+
+    def logged(self, event: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in self.log()
+            if line.get("event") == event and all(line.get(k) == v for k, v in match.items())
+        ]
+
+    def wait_for(self, event: str, timeout: float = 20, **match: Any) -> dict[str, Any]:
+        found = wait_until(
+            lambda: self.logged(event, **match), timeout=timeout, what=f"log {event}"
+        )
+        first: dict[str, Any] = found[0]
+        return first
+
+    def kill(self, signum: int = signal.SIGKILL) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(timeout=30)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None

@@ -1,0 +1,49 @@
+"""``tiltbob switches``: show the switches, or turn the master or an event type's on or off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tiltbob.events import EVENT_TYPES
+from webapp.notifications.models import MASTER_SWITCH, Switch
+
+ON_OFF = {"on": True, "off": False}
+
+
+class Command(BaseCommand):
+    help = (
+        "Show the notification switches, or set them. A message goes out only when the master "
+        "switch, its event type's switch and its endpoint are all on."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--master", choices=ON_OFF, help="the master switch")
+        parser.add_argument(
+            "--event",
+            nargs=2,
+            action="append",
+            metavar=("TYPE", "on|off"),
+            default=[],
+            help="an event type's switch; may be given several times",
+        )
+
+    def handle(
+        self, *args: Any, master: str | None, event: list[list[str]], **options: Any
+    ) -> None:
+        changes: list[tuple[str, bool]] = []
+        if master:
+            changes.append((MASTER_SWITCH, ON_OFF[master]))
+        for event_type, state in event:
+            if event_type not in EVENT_TYPES:
+                raise CommandError(
+                    f"unknown event type {event_type!r}; one of: {', '.join(EVENT_TYPES)}"
+                )
+            if state not in ON_OFF:
+                raise CommandError(f"{event_type}: say on or off, not {state!r}")
+            changes.append((event_type, ON_OFF[state]))
+        for name, enabled in changes:
+            Switch.turn(name, enabled)
+        for name, enabled in Switch.states().items():
+            self.stdout.write(f"{name:<26} {'on' if enabled else 'off'}")
