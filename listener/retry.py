@@ -54,6 +54,16 @@ class RetryPolicy:
             return None
         return at
 
+    def expired(self, created_at: datetime, now: datetime) -> str | None:
+        """Why a delivery never attempted yet is too old to send, or ``None`` if it is not."""
+        if now - created_at > timedelta(seconds=self.give_up_after):
+            return _describe(self.give_up_after)
+        return None
+
+
+def _describe(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+
 
 def _seconds(value: object) -> float | None:
     try:

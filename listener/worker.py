@@ -98,6 +98,14 @@ class EndpointWorker:
                 # The head is waiting out a retry; everything behind it waits too (in order).
                 return (deliveries[0].next_attempt_at - now).total_seconds()
             due = _leading(deliveries, now)
+            stale = self._settings.retry.expired(due[0].created_at, now)
+            if stale:
+                # Waited out the whole schedule (its endpoint disabled or its listener gone):
+                # news that old would mislead more than help.
+                failure = Outcome(Result.FAILED, None, f"expired: not sent within {stale}", 0.0)
+                self._unrecorded.append((Message((due[0],), b"", {}), failure))
+                await self._record_pending()
+                continue
             try:
                 messages = render(self.endpoint, due, self._settings.site_url)
             except Exception as error:

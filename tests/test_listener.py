@@ -526,7 +526,10 @@ def test_old_finished_deliveries_are_pruned(
 
 
 def test_another_listener_takes_over_an_endpoint_whose_driver_died(
-    start_listener: StartListener, make_hook: MakeHook, receiver: Receiver, machine: Machine,
+    start_listener: StartListener,
+    make_hook: MakeHook,
+    receiver: Receiver,
+    machine: Machine,
     db_url: str,
 ) -> None:
     hook = make_hook("crew", ["problem_report.created"])
@@ -542,3 +545,26 @@ def test_another_listener_takes_over_an_endpoint_whose_driver_died(
     second.wait_for("endpoint.acquired", endpoint_id=hook.endpoint.pk)
     more = insert_reports(db_url, machine, 5)
     wait_until(lambda: set(receiver.event_ids(hook.path)) >= set(more), what="the second batch")
+
+
+def test_a_delivery_older_than_the_schedule_is_not_sent(
+    start_listener: StartListener,
+    make_hook: MakeHook,
+    receiver: Receiver,
+    machine: Machine,
+    db_url: str,
+) -> None:
+    hook = make_hook("crew", [])
+    stale, fresh = insert_reports(db_url, machine, 2)
+    with psycopg.connect(db_url) as conn:
+        for event, age in [(stale, "25 hours"), (fresh, "1 minute")]:
+            conn.execute(
+                "INSERT INTO notification_deliveries (event_id, endpoint_id, created_at)"
+                " VALUES (%s, %s, now() - %s::interval)",
+                [event, hook.endpoint.pk, age],
+            )
+    start_listener("--give-up-after", "86400")
+    wait_until(lambda: receiver.event_ids(hook.path) == [fresh], what="the fresh delivery")
+    record = delivery(db_url, stale, hook)
+    assert record is not None and record["status"] == "failed"
+    assert record["last_error"] == "expired: not sent within 24 h"
