@@ -20,6 +20,8 @@ class Endpoint:
     url: str = field(repr=False)
     enabled: bool
     event_types: tuple[str, ...]
+    signing_secret: str | None = field(default=None, repr=False)
+    """The ``whsec_`` secret that signs a json endpoint's requests."""
 
 
 async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, Endpoint]:
@@ -32,6 +34,7 @@ async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, En
     for row in rows:
         try:
             url = cipher.decrypt(row["url_encrypted"])
+            secret = cipher.decrypt(row["secret_encrypted"]) if row["secret_encrypted"] else None
         except InvalidEndpointURL as error:
             log.error("endpoint.url_undecryptable", endpoint_id=row["id"], error=str(error))
             continue
@@ -42,6 +45,7 @@ async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, En
             url=url,
             enabled=row["enabled"],
             event_types=tuple(row["event_types"]),
+            signing_secret=secret,
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

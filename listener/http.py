@@ -74,12 +74,9 @@ def classify(
             retry_after=retry_after(headers, body) if status == 503 else None,
         )
     if status == 404:
-        return Outcome(
-            Result.FAILED,
-            status,
-            "404 not found: the endpoint no longer exists (a deleted Discord webhook answers this)",
-            duration_ms,
-        )
+        # Discord answers this for a deleted webhook, Slack for a channel that is gone.
+        reason = f"404 not found: the endpoint no longer exists: {_excerpt(body, url)}"
+        return Outcome(Result.FAILED, status, reason.rstrip(": "), duration_ms)
     if 300 <= status < 400:
         return Outcome(Result.FAILED, status, f"{status} redirect, not followed", duration_ms)
     return Outcome(
@@ -98,7 +95,9 @@ class HttpSender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            response = await self._client.post(url, content=message.body, headers=message.headers)
+            response = await self._client.post(
+                url, content=message.body, headers=message.headers, params=message.query or None
+            )
         except httpx.HTTPError as error:
             # Timeouts and connection failures alike are worth retrying. The exception's class
             # alone can mislead (the aiohttp transport reports a refused connection as

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Sequence
 
 from listener import logs
+from listener.mail import SmtpConfig, default_sender
 from listener.retry import RetryPolicy
 from listener.service import Listener
 from listener.settings import ListenerSettings
@@ -70,11 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(options: argparse.Namespace) -> ListenerSettings:
     env = environment.load()
     logs.configure(env.log_format)
+    try:
+        smtp = SmtpConfig.from_url(env.smtp_url) if env.smtp_url else None
+    except ValueError as error:
+        raise environment.ConfigurationError(str(error)) from None
     return ListenerSettings(
         database_url=database.url(env),
         site_url=env.site_url,
         secret_keys=keys.secret_keys(env),
         allow_http=env.allow_http,
+        smtp=smtp,
+        mail_from=default_sender(smtp, env.site_host),
         poll_interval=options.poll_interval,
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,

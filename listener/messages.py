@@ -1,13 +1,11 @@
-"""What to send: pending deliveries, and the messages rendered from them for one endpoint."""
+"""Pending deliveries, and the messages that carry them to an endpoint."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
-
-from listener.endpoints import Endpoint
 
 
 @dataclass(frozen=True)
@@ -27,11 +25,14 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Message:
-    """One request to an endpoint, carrying one or more deliveries."""
+    """One request to an endpoint (or one mail), carrying one or more deliveries."""
 
     deliveries: tuple[Delivery, ...]
     body: bytes
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
+    """Added to the endpoint URL's query (Discord's ``wait=true``)."""
+    mail: EmailMessage | None = None
 
 
 def event_body(delivery: Delivery, site_url: str) -> dict[str, Any]:
@@ -39,21 +40,12 @@ def event_body(delivery: Delivery, site_url: str) -> dict[str, Any]:
     snapshot, with ``url``, the absolute link to the record)."""
     data = dict(delivery.snapshot)
     data["url"] = site_url + str(data.get("url_path") or "/")
-    return {
+    body: dict[str, Any] = {
         "type": delivery.type,
         "id": str(delivery.event_id),
         "timestamp": delivery.occurred_at.isoformat(),
         "data": data,
     }
-
-
-def render(endpoint: Endpoint, deliveries: list[Delivery], site_url: str) -> list[Message]:
-    """The messages for ``deliveries`` (oldest first), in the order they must be sent."""
-    return [
-        Message(
-            deliveries=(d,),
-            body=json.dumps(event_body(d, site_url), ensure_ascii=False).encode(),
-            headers={"content-type": "application/json", "webhook-id": str(d.event_id)},
-        )
-        for d in deliveries
-    ]
+    if data.pop("test", False):
+        body["test"] = True  # a test message: sample data, nothing happened
+    return body

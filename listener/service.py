@@ -30,8 +30,9 @@ from listener import endpoints as endpoint_config
 from listener import logs
 from listener.endpoints import Endpoint
 from listener.http import HttpSender, http_client
+from listener.mail import MailSender
 from listener.settings import ListenerSettings
-from listener.worker import DATABASE_ERRORS, EndpointWorker
+from listener.worker import DATABASE_ERRORS, EndpointWorker, Sender
 from tiltbob.endpoint_urls import URLCipher
 from tiltbob.events import CONFIG_CHANNEL, DELIVERIES_CHANNEL, EVENTS_CHANNEL
 
@@ -92,7 +93,8 @@ class Listener:
                 connect_timeout=s.connect_timeout, read_timeout=s.read_timeout
             ) as client:
                 self._pool = pool
-                self._sender = HttpSender(client)
+                self._http = HttpSender(client)
+                self._mail = MailSender(s.smtp, timeout=s.connect_timeout + s.read_timeout)
                 loops = [
                     asyncio.create_task(self._listen(), name="listen"),
                     asyncio.create_task(self._dispatch_loop(), name="dispatch"),
@@ -292,10 +294,13 @@ class Listener:
         row = await cur.fetchone()
         if not (row and row[0]):
             return  # another process drives it
-        worker = EndpointWorker(endpoint, self._pool, self._sender, self.settings)
+        worker = EndpointWorker(endpoint, self._pool, self._sender_for, self.settings)
         task = asyncio.create_task(worker.run(), name=f"endpoint-{endpoint.id}")
         self._workers[endpoint.id] = (worker, task)
         self._log.info("endpoint.acquired", endpoint_id=endpoint.id, kind=endpoint.kind)
+
+    def _sender_for(self, endpoint: Endpoint) -> Sender:
+        return self._mail if endpoint.kind == "email" else self._http
 
     async def _release(self, endpoint_id: int, lock_conn: AsyncConnection[Any]) -> None:
         worker, task = self._workers.pop(endpoint_id)

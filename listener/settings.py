@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from listener.mail import SmtpConfig
 from listener.retry import RetryPolicy
 
 
@@ -13,6 +14,9 @@ class ListenerSettings:
     site_url: str
     secret_keys: tuple[str, ...] = field(repr=False)
     allow_http: bool = False
+    smtp: SmtpConfig | None = None
+    """From ``SMTP_URL``; without it, mail endpoints retry until it is set."""
+    mail_from: str = "tiltbob@localhost"
     poll_interval: float = 5.0
     """Seconds between looks for work that a lost wake-up would otherwise leave waiting."""
     dispatch_batch: int = 500

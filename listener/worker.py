@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,8 +21,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 import sql
 from listener import logs
 from listener.endpoints import Endpoint
-from listener.messages import Delivery, Message, render
+from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
+from listener.render import RenderContext, render
 from listener.settings import ListenerSettings
 
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
@@ -36,12 +38,12 @@ class EndpointWorker:
         self,
         endpoint: Endpoint,
         pool: AsyncConnectionPool[Any],
-        sender: Sender,
+        sender_for: Callable[[Endpoint], Sender],
         settings: ListenerSettings,
     ) -> None:
         self.endpoint = endpoint
         self._pool = pool
-        self._sender = sender
+        self._sender_for = sender_for
         self._settings = settings
         self._wake = asyncio.Event()
         self._stopping = False
@@ -106,8 +108,9 @@ class EndpointWorker:
                 self._unrecorded.append((Message((due[0],), b"", {}), failure))
                 await self._record_pending()
                 continue
+            context = RenderContext(self._settings.site_url, self._settings.mail_from, now)
             try:
-                messages = render(self.endpoint, due, self._settings.site_url)
+                messages = render(self.endpoint, due, context)
             except Exception as error:
                 # What cannot be rendered never will be: fail the head rather than block the queue.
                 self._log.exception("delivery.render_failed", delivery_id=due[0].id)
@@ -122,7 +125,7 @@ class EndpointWorker:
                     break
                 await self._hold_for_rate_limit()
                 endpoint = self.endpoint
-                outcome = await self._sender.send(endpoint.url, message)
+                outcome = await self._sender_for(endpoint).send(endpoint.url, message)
                 if outcome.pause:
                     self._not_before = time.monotonic() + outcome.pause
                 self._unrecorded.append((message, outcome))

@@ -37,9 +37,21 @@ SELECT pg_notify('tiltbob_deliveries', '');
 
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL, for the listener's cached config.
-SELECT id, name, kind, url_encrypted, enabled, event_types
+SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types
   FROM notification_endpoints
  ORDER BY id;
+
+-- name: enqueue_test_message
+-- A test message: an event of the given type carrying sample data, delivered to one endpoint
+-- only (already dispatched, so the fan-out leaves it alone). Returns the event's id.
+WITH event AS (
+    INSERT INTO notification_events (type, actor, snapshot, dispatched_at)
+    VALUES (%(type)s, %(actor)s, %(snapshot)s, now())
+    RETURNING id
+)
+INSERT INTO notification_deliveries (event_id, endpoint_id)
+SELECT id, %(endpoint_id)s FROM event
+RETURNING event_id;
 
 -- name: try_lock_endpoint
 -- Become the one process that drives this endpoint (session advisory lock; released when the

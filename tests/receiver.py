@@ -25,6 +25,7 @@ class Reply:
 @dataclass(frozen=True)
 class Arrival:
     path: str
+    query: str
     headers: dict[str, str]
     body: bytes
     at: float
@@ -65,16 +66,18 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                path, _, query = self.path.partition("?")
                 arrival = Arrival(
-                    self.path,
+                    path,
+                    query,
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
                     time.monotonic(),
                 )
                 with receiver._lock:
-                    seen = sum(1 for a in receiver.arrivals if a.path == self.path)
+                    seen = sum(1 for a in receiver.arrivals if a.path == path)
                     receiver.arrivals.append(arrival)
-                    behaviour = receiver._behaviours.get(self.path, _ok)
+                    behaviour = receiver._behaviours.get(path, _ok)
                 reply = behaviour(seen)
                 if reply.hang:
                     receiver.closing.wait(120)

@@ -6,6 +6,9 @@ makes every listener reload (``sql/config.sql``).
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -28,6 +31,8 @@ class Endpoint(models.Model):
     url_encrypted = models.TextField(editable=False)
     # What may be shown of the URL (see tiltbob.endpoint_urls.mask).
     url_hint = models.CharField(max_length=200, editable=False)
+    # A json endpoint's signing secret (whsec_…), encrypted like the URL; shown once, at creation.
+    secret_encrypted = models.TextField(blank=True, default="", db_default="", editable=False)
     enabled = models.BooleanField(default=True, db_default=True)
     event_types = ArrayField(
         models.CharField(max_length=40, choices=[(t, EVENT_LABELS[t]) for t in EVENT_TYPES]),
@@ -66,6 +71,12 @@ class Endpoint(models.Model):
 
     def url(self) -> str:
         return cipher().decrypt(self.url_encrypted)
+
+    def new_signing_secret(self) -> str:
+        """Give the endpoint a fresh Standard Webhooks secret and return it (to show once)."""
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.secret_encrypted = cipher().encrypt(secret)
+        return secret
 
 
 class Switch(models.Model):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tiltbob.endpoint_urls import InvalidEndpointURL
 from tiltbob.events import ENDPOINT_KINDS, EVENT_TYPES
 from webapp.notifications.models import Endpoint
+from webapp.notifications.test_messages import send_test_message
 
 
 def event_list(text: str) -> list[str]:
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         for action in ("enable", "disable", "remove"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
             sub.add_argument("id", type=int)
+        test = actions.add_parser("test", help="send a test message with sample data")
+        test.add_argument("id", type=int)
+        test.add_argument("--event", default=EVENT_TYPES[0], choices=EVENT_TYPES)
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         getattr(self, f"_{action}")(**options)
@@ -55,10 +59,17 @@ class Command(BaseCommand):
             endpoint.set_url(url)
         except InvalidEndpointURL as error:
             raise CommandError(f"invalid URL: {error}") from None
+        secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
         endpoint.save()
         self.stdout.write(
             f"added endpoint {endpoint.pk}: {endpoint.name} ({endpoint.kind}) {endpoint.url_hint}"
         )
+        if secret:
+            self.stdout.write(
+                f"signing secret: {secret}\n"
+                "It is shown only now: give it to the receiver, which checks each request's "
+                "webhook-signature with it (Standard Webhooks)."
+            )
 
     def _list(self, **_: Any) -> None:
         rows = [("id", "name", "kind", "enabled", "url", "events")]
@@ -97,6 +108,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"endpoint {endpoint.pk} ({endpoint.name}) {'enabled' if enabled else 'disabled'}"
         )
+
+    def _test(self, *, id: int, event: str, **_: Any) -> None:
+        endpoint = self._get(id)
+        event_id = send_test_message(endpoint, event, actor="tiltbob endpoints test")
+        state = "" if endpoint.enabled else " (the endpoint is disabled: it goes out once enabled)"
+        self.stdout.write(f"test message queued as event {event_id} for endpoint {id}{state}")
 
     def _remove(self, *, id: int, **_: Any) -> None:
         endpoint = self._get(id)

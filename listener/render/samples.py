@@ -1,0 +1,115 @@
+"""Sample data of every event type: for test messages, and for the renderers' golden files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tiltbob.events import EVENT_TYPES
+
+_MACHINE = {
+    "id": 1,
+    "name": "Medieval Madness",
+    "slug": "medieval-madness",
+    "status": "broken",
+    "status_label": "Broken",
+}
+_LOCATION = {"id": 1, "name": "Floor 1"}
+_REPORT = {
+    "id": 12,
+    "problem_type": "stuck_ball",
+    "problem_type_label": "Stuck ball",
+    "description": "The ball is stuck behind the castle gate and the game is waiting for it.",
+    "reporter_name": "Zoe",
+    "reporter": "Zoe",
+    "status": "open",
+    "created_at": "2026-11-28T15:04:07+00:00",
+}
+_ENTRY = {
+    "id": 34,
+    "kind": "manual",
+    "text": "Replaced the left flipper coil (FL-11630) and adjusted the EOS switch.",
+    "work_date": "2026-11-28",
+    "created_by": "Ana Martins",
+    "maintainers": ["Ana Martins", "Ben Okafor"],
+}
+
+
+def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
+    """A snapshot shaped like the ones capture.sql writes (docs/events.md)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    snap: dict[str, Any] = {
+        "type": event_type,
+        "actor": "Ana Martins",
+        "note": "",
+        "machine": dict(_MACHINE),
+        "location": dict(_LOCATION),
+        "problem_report": None,
+        "log_entry": None,
+        "change": None,
+    }
+    if event_type == "problem_report.created":
+        snap.update(
+            summary="New problem report: Stuck ball",
+            actor="Visitor",
+            problem_report=dict(_REPORT),
+            url_path="/problem-reports/12/",
+        )
+    elif event_type in {"problem_report.closed", "problem_report.reopened"}:
+        closed = event_type.endswith("closed")
+        snap.update(
+            summary="Problem report closed" if closed else "Problem report reopened",
+            note="Freed the ball; the gate's diverter was sticking." if closed else "Stuck again.",
+            problem_report={**_REPORT, "status": "closed" if closed else "open"},
+            log_entry={
+                **_ENTRY,
+                "id": 35,
+                "kind": "report_closed" if closed else "report_reopened",
+            },
+            change={
+                "field": "status",
+                "old": "open" if closed else "closed",
+                "new": "closed" if closed else "open",
+            },
+            url_path="/problem-reports/12/",
+        )
+    elif event_type == "log_entry.created":
+        snap.update(summary="Work logged", log_entry=dict(_ENTRY), url_path="/logs/34/")
+    elif event_type == "machine.added":
+        snap.update(
+            summary="New machine added",
+            machine={**_MACHINE, "status": "unknown", "status_label": "Unknown"},
+            log_entry={**_ENTRY, "id": 36, "kind": "machine_added", "maintainers": []},
+            url_path="/logs/36/",
+        )
+    elif event_type == "machine.status_changed":
+        snap.update(
+            summary="Status: Good → Broken",
+            note="Right flipper dead.",
+            change={
+                "field": "status",
+                "old": "good",
+                "new": "broken",
+                "old_label": "Good",
+                "new_label": "Broken",
+            },
+            log_entry={**_ENTRY, "id": 37, "kind": "status_changed", "maintainers": []},
+            url_path="/logs/37/",
+        )
+    elif event_type == "machine.location_changed":
+        snap.update(
+            summary="Location: Floor 1 → Floor 2",
+            location={"id": 2, "name": "Floor 2"},
+            change={
+                "field": "location",
+                "old": 1,
+                "new": 2,
+                "old_label": "Floor 1",
+                "new_label": "Floor 2",
+            },
+            log_entry={**_ENTRY, "id": 38, "kind": "location_changed", "maintainers": []},
+            url_path="/logs/38/",
+        )
+    if test:
+        snap["test"] = True
+    return snap
