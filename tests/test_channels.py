@@ -292,3 +292,35 @@ def test_mail_goes_out_over_starttls_with_a_login(
     assert "https://museum.example.org/problem-reports/" in rich.get_content()
     assert "Zoe Bcc: victim@example.org" in plain.get_content()  # folded to one line, inert
     assert json.dumps(mail.get_all("To"))
+
+
+def test_mail_goes_out_over_smtps(
+    start_listener: StartListener,
+    machine: Machine,
+    db_url: str,
+    tmp_path: Path,
+    transactional_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        endpoint = Endpoint(name="mail", event_types=["machine.status_changed"])
+        endpoint.set_url("mailto:crew@example.org")
+        endpoint.save()
+        monkeypatch.setenv("SMTP_URL", f"smtps://127.0.0.1:{port}")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        start_listener()
+        machine.status = "broken"
+        machine.save()
+        envelope, mail = wait_until(lambda: inbox.messages, timeout=20, what="the mail")[0]
+    finally:
+        controller.stop()
+    assert envelope.rcpt_tos == ["crew@example.org"]
+    assert mail["Subject"] == "[tiltbob] Status: Medieval Madness"
+    plain = mail.get_body(("plain",))
+    assert plain is not None and "Status: Good → Broken" in plain.get_content()
