@@ -16,56 +16,28 @@ from tiltbob import database, environment, keys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = ListenerSettings.__dataclass_fields__
+    d = {name: f.default for name, f in ListenerSettings.__dataclass_fields__.items()}
     r = RetryPolicy()
-    parser.add_argument(
-        "--poll-interval",
-        type=float,
-        default=d["poll_interval"].default,
-        help="seconds between looks for work a lost wake-up would leave (default 5)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=d["connect_timeout"].default,
-        help="seconds to connect to an endpoint (default 5)",
-    )
-    parser.add_argument(
-        "--read-timeout",
-        type=float,
-        default=d["read_timeout"].default,
-        help="seconds to wait for an endpoint's answer (default 15)",
-    )
-    parser.add_argument(
-        "--retry-first-delay",
-        type=float,
-        default=r.first_delay,
-        help="seconds before the first retry; doubles each time (default 2)",
-    )
-    parser.add_argument(
-        "--retry-max-delay",
-        type=float,
-        default=r.max_delay,
-        help="longest wait between attempts (default 3600)",
-    )
-    parser.add_argument(
-        "--give-up-after",
-        type=float,
-        default=r.give_up_after,
-        help="seconds after which a failing delivery is marked failed (default 86400)",
-    )
-    parser.add_argument(
-        "--prune-after-days",
-        type=float,
-        default=d["prune_after_days"].default,
-        help="delete finished deliveries and their events after this many days (default 30)",
-    )
-    parser.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=d["shutdown_grace"].default,
-        help="seconds SIGTERM waits for requests in flight (default 10)",
-    )
+    options = [
+        (
+            "--poll-interval",
+            d["poll_interval"],
+            "seconds between looks for work a lost wake-up would leave",
+        ),
+        ("--connect-timeout", d["connect_timeout"], "seconds to connect to an endpoint"),
+        ("--read-timeout", d["read_timeout"], "seconds to wait for an endpoint's answer"),
+        ("--retry-first-delay", r.first_delay, "seconds before the first retry; doubles each time"),
+        ("--retry-max-delay", r.max_delay, "longest wait between attempts, in seconds"),
+        ("--give-up-after", r.give_up_after, "seconds after which a failing delivery is failed"),
+        (
+            "--prune-after-days",
+            d["prune_after_days"],
+            "delete finished deliveries after this many days",
+        ),
+        ("--shutdown-grace", d["shutdown_grace"], "seconds SIGTERM waits for requests in flight"),
+    ]
+    for flag, default, text in options:
+        parser.add_argument(flag, type=float, default=default, help=f"{text} (default {default:g})")
 
 
 def settings_from(options: argparse.Namespace) -> ListenerSettings:

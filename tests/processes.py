@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,45 @@ FAST = [
     "--connect-timeout",
     "2",
 ]
+
+
+def run_tiltbob(
+    *args: str, db_url: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``tiltbob ARGS`` as an operator runs it: a process of its own, its output captured."""
+    full = dict(os.environ if env is None else env)
+    if db_url is not None:
+        full["DATABASE_URL"] = db_url
+    full.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tiltbob", *args],
+        env=full,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def psql_binary() -> str:
+    """The machine's psql, or the one the embedded server ships."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    import pgserver._commands
+
+    return str(Path(pgserver._commands.POSTGRES_BIN_PATH) / "psql")
+
+
+def psql(db_url: str, statement: str) -> subprocess.CompletedProcess[str]:
+    """One statement through psql, the way a person at a terminal would run it."""
+    return subprocess.run(
+        [psql_binary(), db_url, "-v", "ON_ERROR_STOP=1", "-c", statement],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 class ListenerProcess:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
-import os
 import re
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from email import message_from_bytes
@@ -29,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Hook, insert_reports
-from tests.processes import ListenerProcess
+from tests.processes import ListenerProcess, run_tiltbob
 from tests.receiver import Receiver, Reply
 from tests.rendering import check_discord
 from tests.test_commands import free_port
@@ -43,17 +41,7 @@ MakeHook = Callable[..., Hook]
 
 
 def tiltbob(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "tiltbob", *args],
-        env=env,
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_tiltbob(*args, db_url=db_url)
 
 
 def test_json_requests_are_signed_and_verify(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import run_tiltbob
 from tests.receiver import Receiver
 from tests.waiting import wait_until
 
@@ -35,15 +36,7 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
 
 
 def tiltbob(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tiltbob", *args],
-        env=env,
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tiltbob(*args, env=env)
 
 
 def get(url: str) -> int:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from tests.conftest import Outbox
+from tests.processes import psql
 from webapp.maintenance.models import LogEntry, LogKind, Machine, MachineStatus, ProblemType
-
-
-def psql_binary() -> str:
-    """The machine's psql, or the one the embedded server ships."""
-    found = shutil.which("psql")
-    if found:
-        return found
-    import pgserver._commands
-
-    return str(Path(pgserver._commands.POSTGRES_BIN_PATH) / "psql")
 
 
 def test_plain_insert_of_a_problem_report_uses_database_defaults(
@@ -190,20 +177,7 @@ def test_psql_update_of_a_status_writes_the_log_entry_and_the_event(
     db_url: str, machine: Machine
 ) -> None:
     outbox = Outbox(db_url)
-    result = subprocess.run(
-        [
-            psql_binary(),
-            db_url,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            f"UPDATE machines SET status='broken' WHERE slug='{machine.slug}'",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PGAPPNAME": "psql-test"},
-        check=False,
-    )
+    result = psql(db_url, f"UPDATE machines SET status='broken' WHERE slug='{machine.slug}'")
     assert result.returncode == 0, result.stderr
 
     event = outbox.one()

@@ -16,9 +16,8 @@ from django.db import connection
 from psycopg.rows import dict_row
 
 from tests.conftest import Hook, insert_reports
-from tests.processes import ListenerProcess
+from tests.processes import ListenerProcess, psql
 from tests.receiver import Receiver, Reply
-from tests.test_database import psql_binary
 from tests.waiting import wait_until
 from webapp.maintenance.models import Machine
 from webapp.notifications.models import Switch
@@ -60,19 +59,10 @@ def test_a_row_inserted_by_psql_reaches_the_receiver(
     hook = make_hook("crew")
     listener = start_listener()
     listener.wait_for("endpoint.acquired", endpoint_id=hook.endpoint.pk)
-    result = subprocess.run(
-        [
-            psql_binary(),
-            db_url,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            "INSERT INTO problem_reports (machine_id, problem_type, description, reporter_name)"
-            f" VALUES ({machine.pk}, 'stuck_ball', 'Ball stuck in the castle', 'Zoe')",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = psql(
+        db_url,
+        "INSERT INTO problem_reports (machine_id, problem_type, description, reporter_name)"
+        f" VALUES ({machine.pk}, 'stuck_ball', 'Ball stuck in the castle', 'Zoe')",
     )
     assert result.returncode == 0, result.stderr
 

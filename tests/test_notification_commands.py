@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from tests.conftest import insert_reports
+from tests.processes import run_tiltbob
 from tests.test_commands import free_port
 from tests.waiting import wait_until
 from webapp.maintenance.models import Machine
@@ -26,21 +27,8 @@ DISCORD = f"https://discord.com/api/webhooks/123456789012345678/{TOKEN}"
 @pytest.fixture
 def tiltbob(db_url: str):
     def run(*args: str, allow_http: bool = False) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "TILTBOB_ALLOW_HTTP": "1" if allow_http else "",
-        }
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        return subprocess.run(
-            [sys.executable, "-m", "tiltbob", *args],
-            env=env,
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        env = {**os.environ, "TILTBOB_ALLOW_HTTP": "1" if allow_http else ""}
+        return run_tiltbob(*args, db_url=db_url, env=env)
 
     return run
 
