@@ -1,0 +1,18 @@
+import httpx
+from django.conf import settings
+
+from webapp.maintenance.models import ProblemReport
+
+
+def post_report(report_id: int) -> None:
+    report = ProblemReport.objects.select_related("machine").get(pk=report_id)
+    httpx.post(
+        getattr(settings, "BENCH_RECEIVER_URL"),  # noqa: B009 - set by bench.djangoq_settings
+        json={
+            "report_id": report.pk,
+            "machine": report.machine.name,
+            "problem_type": report.problem_type,
+            "description": report.description,
+        },
+        timeout=10,
+    )

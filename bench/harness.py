@@ -1,0 +1,301 @@
+"""The benchmarks' moving parts: a fresh database, the receiver, listeners, yardsticks, writers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from cryptography.fernet import Fernet
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tiltbob import database, environment
+from tiltbob.endpoint_urls import URLCipher, mask
+from tiltbob.events import EVENT_TYPES
+
+PROJECT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT / "bench" / "results"
+BENCH_DB = "tiltbob_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def latency_summary(latencies_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in latencies_s]
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2) if ms else float("nan"),
+        "p90_ms": round(percentile(ms, 90), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2) if ms else float("nan"),
+    }
+
+
+@dataclass
+class Bench:
+    """One benchmark run: its database, keys and receiver, and the processes it starts."""
+
+    url: str
+    keys: str
+    receiver_port: int
+    workdir: Path
+    receiver_pid: int = 0
+    listeners: int = 0
+
+    # -- environment for the processes we start --------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env.update(
+            DATABASE_URL=self.url,
+            TILTBOB_SECRET_KEYS=self.keys,
+            TILTBOB_ALLOW_HTTP="1",
+            TILTBOB_LOG_FORMAT="json",
+            SITE_URL="http://127.0.0.1:8000",
+        )
+        env.update(extra)
+        return env
+
+    def receiver_url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.receiver_port}{path}"
+
+    # -- database --------------------------------------------------------------------------
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, **kwargs)
+
+    def reset(self) -> None:
+        """No endpoints, no events, no deliveries; the receiver forgets."""
+        with self.connect() as conn:
+            conn.execute(
+                "TRUNCATE notification_attempts, notification_deliveries,"
+                " notification_endpoint_health, notification_endpoints, notification_events,"
+                " log_entry_maintainers, log_entries, problem_reports CASCADE"
+            )
+        urllib.request.urlopen(
+            urllib.request.Request(self.receiver_url("/reset"), data=b"", method="POST"), timeout=10
+        ).close()
+
+    def add_endpoint(self, name: str, path: str) -> int:
+        cipher = URLCipher(self.keys.split(","))
+        url = self.receiver_url(path)
+        secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+        with self.connect() as conn:
+            row = conn.execute(
+                "INSERT INTO notification_endpoints"
+                " (name, kind, url_encrypted, url_hint, secret_encrypted, enabled, event_types)"
+                " VALUES (%s, 'json', %s, %s, %s, true, %s) RETURNING id",
+                [name, cipher.encrypt(url), mask(url), cipher.encrypt(secret), list(EVENT_TYPES)],
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def machine_id(self) -> int:
+        with self.connect() as conn:
+            row = conn.execute("SELECT id FROM machines ORDER BY id LIMIT 1").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # -- writers -------------------------------------------------------------------------------
+
+    def write_reports(
+        self, count: int, *, interval: float = 0.0, per_tx: int = 1
+    ) -> dict[int, float]:
+        """Problem reports from a plain psycopg writer; report id → when COMMIT returned."""
+        machine = self.machine_id()
+        committed: dict[int, float] = {}
+        with self.connect() as conn:
+            next_at = time.monotonic()
+            for start in range(0, count, per_tx):
+                ids = []
+                for n in range(start, min(count, start + per_tx)):
+                    row = conn.execute(
+                        "INSERT INTO problem_reports (machine_id, problem_type, description)"
+                        " VALUES (%s, 'stuck_ball', %s) RETURNING id",
+                        [machine, f"bench report {n}"],
+                    ).fetchone()
+                    assert row is not None
+                    ids.append(int(row[0]))
+                conn.commit()
+                now = time.monotonic()
+                committed.update(dict.fromkeys(ids, now))
+                if interval:
+                    next_at += interval
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+        return committed
+
+    # -- receiver ------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.receiver_url("/stats"), timeout=30) as response:
+            data: dict[str, Any] = json.loads(response.read())
+        return data
+
+    def arrivals(self, path: str) -> dict[int, float]:
+        """Report id → first arrival at ``path``."""
+        first: dict[int, float] = {}
+        for arrived_path, key, at in self.stats()["arrivals"]:
+            if arrived_path == path and key is not None and key not in first:
+                first[key] = at
+        return first
+
+    def wait_arrivals(self, path: str, keys: set[int] | int, timeout: float) -> dict[int, float]:
+        want = keys if isinstance(keys, int) else len(keys)
+
+        def enough() -> dict[int, float] | None:
+            got = self.arrivals(path)
+            return got if len(got) >= want else None
+
+        return wait_for(enough, timeout, f"{want} arrivals at {path}")  # type: ignore[no-any-return]
+
+    # -- processes -------------------------------------------------------------------------------
+
+    @contextmanager
+    def process(
+        self, name: str, args: list[str], env: dict[str, str], ready: str | None = None
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        log = self.workdir / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                args, env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            if ready:
+                wait_for(
+                    lambda: proc.poll() is None and ready in log.read_text(errors="replace"),
+                    60,
+                    f"{name} to be ready",
+                )
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    @contextmanager
+    def listener(self, *args: str, endpoints: int = 0) -> Iterator[subprocess.Popen[bytes]]:
+        """A listener process, ready once it drives ``endpoints`` endpoints."""
+        self.listeners += 1
+        name = f"listener-{self.listeners}"
+        log = self.workdir / f"{name}.log"
+        with self.process(
+            name,
+            [sys.executable, "-m", "tiltbob", "listen", *args],
+            self.env(),
+            ready="listener.started",
+        ) as proc:
+            wait_for(
+                lambda: log.read_text().count("endpoint.acquired") >= endpoints,
+                30,
+                f"the listener to drive {endpoints} endpoints",
+            )
+            yield proc
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextmanager
+def bench_database(workdir: Path) -> Iterator[Bench]:
+    """A fresh database on DATABASE_URL's server (or the embedded one), migrated, with a
+    machine, and the receiver running."""
+    env = environment.load()
+    base = database.url(env)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    url = make_conninfo(base, dbname=BENCH_DB)
+    keys = Fernet.generate_key().decode()
+    port = free_port()
+    bench = Bench(url=url, keys=keys, receiver_port=port, workdir=workdir)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "tiltbob", "migrate", "-v", "0"],
+        env=bench.env(DJANGO_SETTINGS_MODULE="bench.djangoq_settings"),
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
+    with bench.connect() as conn:
+        conn.execute("INSERT INTO locations (name, slug) VALUES ('Floor 1', 'floor-1')")
+        conn.execute(
+            "INSERT INTO machines (name, slug, location_id, status)"
+            " SELECT 'Medieval Madness', 'medieval-madness', id, 'good' FROM locations"
+        )
+    with bench.process(
+        "receiver", [sys.executable, "-m", "bench.receiver", "--port", str(port)], bench.env()
+    ) as receiver:
+        wait_for(lambda: _answers(bench.receiver_url("/stats")), 30, "the receiver")
+        bench.receiver_pid = receiver.pid
+        try:
+            yield bench
+        finally:
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(BENCH_DB)
+                    )
+                )
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,69 @@
+"""The benchmarks' receiver: a small aiohttp server that records when each message arrives.
+
+    python -m bench.receiver --port 9100
+
+POST anything: the arrival is recorded under its path and its report id (``report_id`` in the
+yardsticks' bodies, ``data.problem_report.id`` in tiltbob's). Paths under ``/hang/`` never
+answer (an endpoint that hangs until the caller's timeout). ``GET /stats`` returns the
+arrivals and this process's CPU time; ``POST /reset`` forgets them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+Arrival = tuple[str, int | None, float]
+
+
+def report_id(body: bytes) -> int | None:
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if "report_id" in data:
+        return int(data["report_id"])
+    report = (data.get("data") or {}).get("problem_report") or {}
+    return int(report["id"]) if "id" in report else None
+
+
+def app() -> web.Application:
+    arrivals: list[Arrival] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        arrivals.append((request.path, report_id(body), time.monotonic()))
+        if request.path.startswith("/hang/"):
+            await asyncio.sleep(3600)
+        return web.json_response({"ok": True})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"arrivals": arrivals, "cpu_s": time.process_time()})
+
+    async def reset(request: web.Request) -> web.Response:
+        arrivals.clear()
+        return web.json_response({"ok": True})
+
+    application = web.Application()
+    application.router.add_get("/stats", stats)
+    application.router.add_post("/reset", reset)
+    application.router.add_post("/{tail:.*}", hook)
+    return application
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    web.run_app(app(), host="127.0.0.1", port=options.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""``make bench``: every workload in one run, one table, JSON and a PNG chart in bench/results/.
+
+Absolute times are only comparable within one run (the machine is shared and noisy), so every
+figure is measured beside its yardstick here, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import workloads
+from bench.harness import RESULTS, Bench, bench_database
+
+TARGETS = {
+    "latency_p50_vs_floor": 1.5,
+    "latency_p99_ms": 10.0,
+    "latency_p50_gain_vs_djangoq": 30.0,
+    "burst_tail_s": 1.0,
+    "burst_rate_gain_vs_djangoq": 10.0,
+    "fanout_per_s": 2000.0,
+    "catchup_per_s": 2000.0,
+    "catchup_rss_mb": 150.0,
+    "isolation_p99_ratio": 2.0,
+    "write_cost_ratio": 1.5,
+}
+
+
+def measure(only: set[str] | None) -> dict[str, Any]:
+    steps: list[tuple[str, Callable[[Bench], dict[str, Any]]]] = [
+        ("tiltbob", workloads.tiltbob_latency_and_burst),
+        ("floor", workloads.floor),
+        ("djangoq", workloads.djangoq),
+        ("fanout", workloads.fanout),
+        ("catchup", workloads.catchup),
+        ("isolation", workloads.isolation),
+        ("write_cost", workloads.write_cost),
+    ]
+    results: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="tiltbob-bench-") as workdir,
+        bench_database(Path(workdir)) as bench,
+    ):
+        for name, step in steps:
+            if only and name not in only:
+                continue
+            started = time.monotonic()
+            print(f"bench: {name} …", flush=True)
+            results[name] = step(bench)
+            results[name]["wall_s"] = round(time.monotonic() - started, 1)
+    return results
+
+
+def verdicts(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(what, measured, target, met) for every target the results allow to judge."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def add(what: str, value: float | None, target: str, met: bool | None) -> None:
+        rows.append((what, "-" if value is None else f"{value:g}", target, met))
+
+    t, f, q = r.get("tiltbob"), r.get("floor"), r.get("djangoq")
+    if t and f:
+        ratio = t["latency"]["p50_ms"] / f["latency"]["p50_ms"]
+        add(
+            "latency p50 / floor p50",
+            round(ratio, 2),
+            "≤ 1.5",
+            ratio <= TARGETS["latency_p50_vs_floor"],
+        )
+    if t:
+        p99 = t["latency"]["p99_ms"]
+        add("latency p99 (ms)", p99, "< 10", p99 < TARGETS["latency_p99_ms"])
+        tail = t["burst"]["last_delivery_after_last_commit_s"]
+        add(
+            "burst: last delivery after last commit (s)",
+            tail,
+            "≤ 1",
+            tail <= TARGETS["burst_tail_s"],
+        )
+    if t and q:
+        gain = q["latency"]["p50_ms"] / t["latency"]["p50_ms"]
+        add(
+            "latency p50 gain vs django-q",
+            round(gain, 1),
+            "≥ 30 times",
+            gain >= TARGETS["latency_p50_gain_vs_djangoq"],
+        )
+        rate = t["burst"]["deliveries_per_s"] / q["burst"]["deliveries_per_s"]
+        add(
+            "burst deliveries/s gain vs django-q",
+            round(rate, 1),
+            "≥ 10 times",
+            rate >= TARGETS["burst_rate_gain_vs_djangoq"],
+        )
+    if "fanout" in r:
+        v = r["fanout"]["deliveries_per_s"]
+        add("fan-out deliveries/s", v, "≥ 2000", v >= TARGETS["fanout_per_s"])
+    if "catchup" in r:
+        v = r["catchup"]["deliveries_per_s"]
+        add("catch-up deliveries/s", v, "≥ 2000", v >= TARGETS["catchup_per_s"])
+        rss = r["catchup"]["listener_peak_rss_mb"]
+        add("catch-up listener peak RSS (MB)", rss, "< 150", rss < TARGETS["catchup_rss_mb"])
+    if "isolation" in r:
+        ratio = r["isolation"]["beside_hanging"]["p99_ms"] / r["isolation"]["alone"]["p99_ms"]
+        add(
+            "isolation: healthy p99 beside a hanging one / alone",
+            round(ratio, 2),
+            "≤ 2",
+            ratio <= TARGETS["isolation_p99_ratio"],
+        )
+    if "write_cost" in r:
+        v = r["write_cost"]["cost_ratio"]
+        add(
+            "write cost: bare INSERT rate / with triggers",
+            v,
+            "≤ 1.5",
+            v <= TARGETS["write_cost_ratio"],
+        )
+    return rows
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = []
+    systems = [(name, r[name]) for name in ("floor", "tiltbob", "djangoq") if name in r]
+    if systems:
+        lines.append(
+            "| system | p50 ms | p90 ms | p99 ms | max ms"
+            " | burst commits/s | burst deliveries/s | tail s |"
+        )
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        labels = {
+            "floor": "bare LISTEN/NOTIFY → aiohttp (floor)",
+            "tiltbob": "tiltbob",
+            "djangoq": "Django post_save + on_commit + django-q2 (ORM)",
+        }
+        for name, data in systems:
+            lat, b = data["latency"], data["burst"]
+            lines.append(
+                f"| {labels[name]} | {lat['p50_ms']} | {lat['p90_ms']} | {lat['p99_ms']}"
+                f" | {lat['max_ms']}"
+                f" | {b['writer_commits_per_s']} | {b['deliveries_per_s']}"
+                f" | {b['last_delivery_after_last_commit_s']} |"
+            )
+        lines.append("")
+    rows = verdicts(r)
+    if rows:
+        lines.append("| target | measured | wanted | met |")
+        lines.append("| --- | --- | --- | --- |")
+        for what, value, target, met in rows:
+            lines.append(f"| {what} | {value} | {target} | {'yes' if met else 'no'} |")
+        lines.append("")
+    extra = []
+    if "fanout" in r:
+        f = r["fanout"]
+        extra.append(f"fan-out: {f['deliveries']} deliveries at {f['deliveries_per_s']}/s")
+    if "catchup" in r:
+        c = r["catchup"]
+        extra.append(
+            f"catch-up: {c['events']} events at {c['deliveries_per_s']}/s, "
+            f"listener peak RSS {c['listener_peak_rss_mb']} MB"
+        )
+    if "isolation" in r:
+        i = r["isolation"]
+        extra.append(
+            f"isolation: healthy p99 {i['alone']['p99_ms']} ms alone, "
+            f"{i['beside_hanging']['p99_ms']} ms beside a hanging endpoint"
+        )
+    if "write_cost" in r:
+        w = r["write_cost"]
+        bare, full = w["without_triggers"], w["with_triggers"]
+        extra.append(f"write cost: {bare} commits/s bare, {full} with triggers")
+    if "tiltbob" in r:
+        extra.append(
+            f"burst CPU: listener {r['tiltbob']['listener_cpu_s']} s, "
+            f"receiver {r['tiltbob']['burst']['receiver_cpu_s']} s"
+        )
+    lines += [f"- {e}" for e in extra]
+    return "\n".join(lines)
+
+
+def chart(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = [n for n in ("floor", "tiltbob", "djangoq") if n in r]
+    if not systems:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    p50 = [r[n]["latency"]["p50_ms"] for n in systems]
+    p99 = [r[n]["latency"]["p99_ms"] for n in systems]
+    x = range(len(systems))
+    left.bar([i - 0.2 for i in x], p50, width=0.4, label="p50")
+    left.bar([i + 0.2 for i in x], p99, width=0.4, label="p99")
+    left.set_xticks(list(x), systems)
+    left.set_yscale("log")
+    left.set_ylabel("commit → POST received (ms, log)")
+    left.legend()
+    right.bar(systems, [r[n]["burst"]["deliveries_per_s"] for n in systems], color="tab:green")
+    right.set_ylabel("burst deliveries/s")
+    fig.suptitle(f"tiltbob benchmarks, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", action="append", help="run only these steps (repeatable)")
+    options = parser.parse_args()
+    results = measure(set(options.only) if options.only else None)
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    chart(results, RESULTS / "results.png")
+    text = table(results)
+    (RESULTS / "results.md").write_text(f"{meta['date']}, {meta['cores']} cores\n\n{text}\n")
+    print(f"\n{meta['date']}, {meta['cores']} cores\n\n{text}")
+    return 0

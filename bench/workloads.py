@@ -1,0 +1,231 @@
+"""The workloads. Each returns a dict of figures; ``run.py`` puts them in one table."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from bench.harness import Bench, cpu_seconds, latency_summary, peak_rss_mb, wait_for
+
+LATENCY_COUNT, LATENCY_INTERVAL = 300, 0.020
+BURST_COUNT = 3000
+FANOUT_EVENTS, FANOUT_ENDPOINTS = 1000, 10
+CATCHUP_EVENTS = 20_000
+ISOLATION_COUNT = 200
+
+
+def latency(bench: Bench, path: str) -> dict[str, Any]:
+    """300 single-row commits 20 ms apart: commit returned → the receiver has the POST."""
+    committed = bench.write_reports(LATENCY_COUNT, interval=LATENCY_INTERVAL)
+    arrived = bench.wait_arrivals(path, set(committed), timeout=120)
+    return latency_summary([arrived[k] - committed[k] for k in committed if k in arrived])
+
+
+def burst(bench: Bench, path: str) -> dict[str, Any]:
+    """3,000 commits as fast as one writer goes."""
+    started = time.monotonic()
+    committed = bench.write_reports(BURST_COUNT)
+    last_commit = max(committed.values())
+    arrived = bench.wait_arrivals(path, set(committed), timeout=600)
+    first_commit = min(committed.values())
+    last_arrival = max(arrived[k] for k in committed)
+    return {
+        "writer_commits_per_s": round(BURST_COUNT / (last_commit - started), 1),
+        "deliveries_per_s": round(BURST_COUNT / (last_arrival - first_commit), 1),
+        "last_delivery_after_last_commit_s": round(last_arrival - last_commit, 3),
+    }
+
+
+def tiltbob_latency_and_burst(bench: Bench) -> dict[str, Any]:
+    bench.reset()
+    bench.add_endpoint("bench", "/tiltbob")
+    with bench.listener(endpoints=1) as listener:
+        cpu_before = cpu_seconds(listener.pid)
+        result: dict[str, Any] = {"latency": latency(bench, "/tiltbob")}
+        bench.reset()
+        bench.add_endpoint("bench", "/tiltbob")
+        log = bench.workdir / f"listener-{bench.listeners}.log"
+        wait_for(
+            lambda: log.read_text().count("endpoint.acquired") >= 2,
+            30,
+            "the listener to take the new endpoint",
+        )
+        receiver_cpu = bench.stats()["cpu_s"]
+        result["burst"] = burst(bench, "/tiltbob")
+        result["burst"]["receiver_cpu_s"] = round(bench.stats()["cpu_s"] - receiver_cpu, 2)
+        result["listener_cpu_s"] = round(cpu_seconds(listener.pid) - cpu_before, 2)
+    return result
+
+
+def fanout(bench: Bench) -> dict[str, Any]:
+    """1,000 events to 10 endpoints."""
+    bench.reset()
+    paths = [f"/fan/{n}" for n in range(FANOUT_ENDPOINTS)]
+    for n, path in enumerate(paths):
+        bench.add_endpoint(f"fan{n}", path)
+    with bench.listener(endpoints=FANOUT_ENDPOINTS):
+        committed = bench.write_reports(FANOUT_EVENTS, per_tx=10)
+        first_commit = min(committed.values())
+        last = 0.0
+        for path in paths:
+            arrived = bench.wait_arrivals(path, set(committed), timeout=600)
+            last = max(last, max(arrived.values()))
+    deliveries = FANOUT_EVENTS * FANOUT_ENDPOINTS
+    return {
+        "deliveries": deliveries,
+        "deliveries_per_s": round(deliveries / (last - first_commit), 1),
+    }
+
+
+def catchup(bench: Bench) -> dict[str, Any]:
+    """20,000 events committed while the listener is stopped, then started."""
+    bench.reset()
+    bench.add_endpoint("catchup", "/catchup")
+    committed = bench.write_reports(CATCHUP_EVENTS, per_tx=500)
+    started = time.monotonic()
+    with bench.listener() as listener:
+        arrived = bench.wait_arrivals("/catchup", set(committed), timeout=900)
+        rss = peak_rss_mb(listener.pid)
+    last = max(arrived.values())
+    return {
+        "events": CATCHUP_EVENTS,
+        "deliveries_per_s": round(CATCHUP_EVENTS / (last - started), 1),
+        "listener_peak_rss_mb": rss,
+    }
+
+
+def isolation(bench: Bench) -> dict[str, Any]:
+    """A healthy endpoint's latency, alone and beside one that hangs until its timeout."""
+    results = {}
+    for label, hanging in (("alone", False), ("beside_hanging", True)):
+        bench.reset()
+        bench.add_endpoint("healthy", "/healthy")
+        if hanging:
+            bench.add_endpoint("hanging", "/hang/x")
+        with bench.listener(
+            "--read-timeout", "2", "--retry-first-delay", "0.1", endpoints=2 if hanging else 1
+        ):
+            committed = bench.write_reports(ISOLATION_COUNT, interval=LATENCY_INTERVAL)
+            arrived = bench.wait_arrivals("/healthy", set(committed), timeout=120)
+        results[label] = latency_summary([arrived[k] - committed[k] for k in committed])
+    return results
+
+
+def write_cost(bench: Bench) -> dict[str, Any]:
+    """Single-row INSERT commits per second into problem_reports, with and without the triggers."""
+    machine = bench.machine_id()
+    rates = {}
+    with bench.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_bare_reports")
+        conn.execute(
+            "CREATE TABLE bench_bare_reports (LIKE problem_reports INCLUDING DEFAULTS"
+            " INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING IDENTITY)"
+        )
+        conn.commit()
+        for label, table in (
+            ("without_triggers", "bench_bare_reports"),
+            ("with_triggers", "problem_reports"),
+        ):
+            statement = (
+                f"INSERT INTO {table} (machine_id, problem_type, description)"
+                " VALUES (%s, 'stuck_ball', 'cost')"
+            )
+            rounds = []
+            for _ in range(3):
+                started = time.monotonic()
+                for _ in range(1000):
+                    conn.execute(statement, [machine])
+                    conn.commit()
+                rounds.append(1000 / (time.monotonic() - started))
+            rates[label] = round(max(rounds), 1)
+        conn.execute("DROP TABLE bench_bare_reports")
+        conn.commit()
+    rates["cost_ratio"] = round(rates["without_triggers"] / rates["with_triggers"], 2)
+    return rates
+
+
+@contextmanager
+def floor_notify(bench: Bench) -> Any:
+    with bench.connect() as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION bench_floor_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN PERFORM pg_notify('bench_floor', NEW.id::text); RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER bench_floor AFTER INSERT ON problem_reports"
+            " FOR EACH ROW EXECUTE FUNCTION bench_floor_notify()"
+        )
+    try:
+        yield
+    finally:
+        with bench.connect() as conn:
+            conn.execute("DROP TRIGGER IF EXISTS bench_floor ON problem_reports")
+
+
+def floor(bench: Bench) -> dict[str, Any]:
+    """The bare floor: LISTEN/NOTIFY → re-read → aiohttp POST."""
+    bench.reset()
+    with (
+        floor_notify(bench),
+        bench.process(
+            "floor",
+            [sys.executable, "-m", "bench.floor", bench.url, bench.receiver_url("/floor")],
+            bench.env(),
+            ready="floor.ready",
+        ),
+    ):
+        result = {"latency": latency(bench, "/floor")}
+        bench.reset()
+        result["burst"] = burst(bench, "/floor")
+    return result
+
+
+def djangoq(bench: Bench) -> dict[str, Any]:
+    """Django post_save + on_commit + django-q2 (ORM broker) + httpx, written by the Django ORM."""
+    bench.reset()
+    env = bench.env(
+        DJANGO_SETTINGS_MODULE="bench.djangoq_settings",
+        BENCH_RECEIVER_URL=bench.receiver_url("/djangoq"),
+    )
+    with bench.process(
+        "qcluster", [sys.executable, "-m", "tiltbob", "qcluster"], env, ready="running"
+    ):
+        result = {
+            "latency": _django_run(bench, env, "latency"),
+        }
+        bench.reset()
+        result["burst"] = _django_run(bench, env, "burst")
+    return result
+
+
+def _django_run(bench: Bench, env: dict[str, str], workload: str) -> dict[str, Any]:
+    import json
+    import subprocess
+
+    from bench.harness import PROJECT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.django_writer", workload],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    committed = {int(k): v for k, v in json.loads(done.stdout)["committed"].items()}
+    timeout = 900
+    arrived = bench.wait_arrivals("/djangoq", set(committed), timeout=timeout)
+    if workload == "latency":
+        return latency_summary([arrived[k] - committed[k] for k in committed])
+    started = json.loads(done.stdout)["started"]
+    last_commit, first_commit = max(committed.values()), min(committed.values())
+    last_arrival = max(arrived[k] for k in committed)
+    return {
+        "writer_commits_per_s": round(len(committed) / (last_commit - started), 1),
+        "deliveries_per_s": round(len(committed) / (last_arrival - first_commit), 1),
+        "last_delivery_after_last_commit_s": round(last_arrival - last_commit, 3),
+    }
