@@ -10,7 +10,6 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -19,10 +18,9 @@ from slack_sdk.models.blocks import Block
 from listener.endpoints import Endpoint
 from listener.messages import Delivery, Message
 from listener.render import RenderContext, render
+from tests.shared import SHARED
 from tiltbob.events import EVENT_TYPES
 
-PROJECT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT.parent / "shared"
 OCCURRED = datetime(2026, 11, 28, 15, 4, 7, tzinfo=UTC)
 NOW = datetime(2026, 11, 28, 15, 4, 9, tzinfo=UTC)
 SITE = "https://museum.example.org"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-PROJECT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("TILTBOB_SHARED_DIR") or PROJECT.parent / "shared")
+from tests.shared import PROJECT, SHARED
 
 
 def compose() -> dict[str, Any]:
