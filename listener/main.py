@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from listener import logs
 from listener.mail import SmtpConfig, default_sender
@@ -75,10 +76,20 @@ async def serve(settings: ListenerSettings) -> None:
     await listener.run()
 
 
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (a cheaper event loop), else on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="tiltbob listen", description="Deliver the outbox's events to the endpoints."
     )
     add_arguments(parser)
-    asyncio.run(serve(settings_from(parser.parse_args(argv))))
+    run_loop(serve(settings_from(parser.parse_args(argv))))
     return 0

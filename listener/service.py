@@ -194,16 +194,13 @@ class Listener:
     async def _dispatch_step(self) -> None:
         await self._wait(self._dispatch_wake, self.settings.poll_interval)
         while not self._stopping.is_set():
-            async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute(sql.query("lock_dispatch"))
+            async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     sql.query("dispatch_events"), {"batch": self.settings.dispatch_batch}
                 )
                 row = await cur.fetchone()
-                assert row is not None
-                events, endpoint_ids = int(row[0]), list(row[1])
-                if endpoint_ids:
-                    await conn.execute(sql.query("notify_deliveries"))
+            assert row is not None
+            events, endpoint_ids = int(row[0]), list(row[1])
             if endpoint_ids:
                 self._poke_workers(endpoint_ids)
             if events:

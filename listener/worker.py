@@ -174,34 +174,21 @@ class EndpointWorker:
                     Result.FAILED,
                     f"gave up after {head.attempts + 1} attempts: {error}",
                 )
-        async with self._pool.connection() as conn, conn.transaction():
-            params = {"ids": ids, "status_code": outcome.status_code, "error": error}
-            if result is Result.DELIVERED:
-                await conn.execute(sql.query("mark_delivered"), params)
-                await conn.execute(sql.query("record_success"), {"endpoint_id": self.endpoint.id})
-            else:
-                if result is Result.RETRY:
-                    await conn.execute(
-                        sql.query("schedule_retry"), {**params, "next_attempt_at": next_at}
-                    )
-                else:
-                    await conn.execute(sql.query("mark_failed"), params)
-                await conn.execute(
-                    sql.query("record_failure"), {"endpoint_id": self.endpoint.id, "error": error}
-                )
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    sql.query("insert_attempt"),
-                    [
-                        {
-                            "delivery_id": delivery_id,
-                            "status_code": outcome.status_code,
-                            "error": error,
-                            "duration_ms": outcome.duration_ms,
-                        }
-                        for delivery_id in ids
-                    ],
-                )
+        status = {Result.DELIVERED: "delivered", Result.RETRY: "pending", Result.FAILED: "failed"}
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                sql.query("record_outcome"),
+                {
+                    "ids": ids,
+                    "status": status[result],
+                    "next_attempt_at": next_at,
+                    "status_code": outcome.status_code,
+                    "error": error,
+                    "duration_ms": outcome.duration_ms,
+                    "endpoint_id": self.endpoint.id,
+                    "succeeded": result is Result.DELIVERED,
+                },
+            )
         for delivery in message.deliveries:
             context = {
                 "event_id": delivery.event_id,

@@ -1,12 +1,14 @@
 -- Event capture: triggers on the maintenance tables write the automatic log entries and the
 -- outbox rows (outbox.sql), so a change made by the web app, a script or psql notifies alike.
 --
--- Two steps per event:
---   1. a row trigger, as the change happens, writes the automatic log entry (if any) and an
---      outbox row holding only what the change itself knows (old and new values, the actor);
---   2. a deferred constraint trigger on the outbox row, at COMMIT, fills in its snapshot from
---      the transaction's final state (names, labels, maintainers attached after the INSERT)
---      and wakes the listeners with pg_notify.
+-- Every event's snapshot is built at COMMIT, from the transaction's final state (names, labels,
+-- maintainers attached after an INSERT), by deferred constraint triggers; they also wake the
+-- listeners with pg_notify. Two paths lead there:
+--   * a new problem report or work log: a deferred trigger on the row itself writes the whole
+--     outbox row at COMMIT (one write: the hot path);
+--   * a change (status, location, close, reopen, new machine): a row trigger, as it happens,
+--     writes the automatic log entry and a *pending* outbox row with what only the change knows
+--     (old and new values, the note); a deferred trigger on that row completes it at COMMIT.
 -- A rolled-back transaction therefore leaves nothing, and a listener never sees half an event.
 --
 -- Writers may set, for their transaction:
@@ -96,7 +98,7 @@ CREATE OR REPLACE FUNCTION tiltbob_enqueue(
 LANGUAGE sql VOLATILE AS $$
     INSERT INTO notification_events (type, actor, machine_id, problem_report_id, log_entry_id, snapshot)
     VALUES (event_type, tiltbob_actor(), machine, report, entry,
-            jsonb_build_object('change', coalesce(change, '{}'::jsonb)))
+            jsonb_build_object('pending', true, 'change', coalesce(change, '{}'::jsonb)))
 $$;
 
 
@@ -161,11 +163,6 @@ DECLARE
     entry bigint;
     closing boolean;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM tiltbob_enqueue('problem_report.created', NEW.machine_id, NEW.id, NULL, NULL);
-        RETURN NULL;
-    END IF;
-
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         note := tiltbob_take_note();
         closing := NEW.status = 'closed';
@@ -185,23 +182,22 @@ BEGIN
 END
 $$;
 
--- Only work logged by a person is announced as log_entry.created: the automatic entries are
--- announced by the event that wrote them (one action, one notification).
-CREATE OR REPLACE FUNCTION tiltbob_capture_log_entry() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM tiltbob_enqueue('log_entry.created', NEW.machine_id, NEW.problem_report_id, NEW.id, NULL);
-    RETURN NULL;
-END
-$$;
 
 
 -- Step 2: at COMMIT, the snapshot from the final state, and the wake-up. -----------------------
 
-CREATE OR REPLACE FUNCTION tiltbob_event_snapshot(event notification_events) RETURNS jsonb
+DROP FUNCTION IF EXISTS tiltbob_event_snapshot(notification_events);
+DROP FUNCTION IF EXISTS tiltbob_capture_log_entry() CASCADE;
+
+-- The snapshot of one event, from the current state of what it concerns; NULL when that was
+-- deleted in the same transaction (nothing left to announce).
+CREATE OR REPLACE FUNCTION tiltbob_event_snapshot(
+    event_type text, event_actor text, machine_ref bigint, report_ref bigint, entry_ref bigint,
+    event_change jsonb
+) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    change jsonb := coalesce(event.snapshot -> 'change', '{}'::jsonb);
+    change jsonb := coalesce(event_change, '{}'::jsonb);
     machine jsonb;
     location jsonb;
     report jsonb;
@@ -213,12 +209,12 @@ BEGIN
            CASE WHEN l.id IS NOT NULL THEN jsonb_build_object('id', l.id, 'name', l.name) END
       INTO machine, location
       FROM machines m LEFT JOIN locations l ON l.id = m.location_id
-     WHERE m.id = event.machine_id;
+     WHERE m.id = machine_ref;
     IF machine IS NULL THEN
         RETURN NULL;  -- deleted in the same transaction: nothing left to announce
     END IF;
 
-    IF event.problem_report_id IS NOT NULL THEN
+    IF report_ref IS NOT NULL THEN
         SELECT jsonb_build_object(
                    'id', r.id,
                    'problem_type', r.problem_type,
@@ -230,13 +226,13 @@ BEGIN
                    'created_at', r.created_at)
           INTO report
           FROM problem_reports r LEFT JOIN maintainers rm ON rm.id = r.reported_by_id
-         WHERE r.id = event.problem_report_id;
-        IF report IS NULL AND event.type LIKE 'problem_report.%' THEN
+         WHERE r.id = report_ref;
+        IF report IS NULL AND event_type LIKE 'problem_report.%' THEN
             RETURN NULL;
         END IF;
     END IF;
 
-    IF event.log_entry_id IS NOT NULL THEN
+    IF entry_ref IS NOT NULL THEN
         SELECT jsonb_build_object(
                    'id', e.id,
                    'kind', e.kind,
@@ -250,13 +246,13 @@ BEGIN
                        '[]'::jsonb))
           INTO entry
           FROM log_entries e LEFT JOIN maintainers cm ON cm.id = e.created_by_id
-         WHERE e.id = event.log_entry_id;
+         WHERE e.id = entry_ref;
         IF entry IS NULL THEN
             RETURN NULL;
         END IF;
     END IF;
 
-    IF change ->> 'field' = 'status' AND event.type LIKE 'machine.%' THEN
+    IF change ->> 'field' = 'status' AND event_type LIKE 'machine.%' THEN
         change := change || jsonb_build_object(
             'old_label', tiltbob_status_label(change ->> 'old'),
             'new_label', tiltbob_status_label(change ->> 'new'));
@@ -266,7 +262,7 @@ BEGIN
             'new_label', (SELECT name FROM locations WHERE id = (change ->> 'new')::bigint));
     END IF;
 
-    summary := CASE event.type
+    summary := CASE event_type
         WHEN 'problem_report.created' THEN 'New problem report: ' || (report ->> 'problem_type_label')
         WHEN 'problem_report.closed' THEN 'Problem report closed'
         WHEN 'problem_report.reopened' THEN 'Problem report reopened'
@@ -276,13 +272,13 @@ BEGIN
             format('Status: %s → %s', change ->> 'old_label', change ->> 'new_label')
         WHEN 'machine.location_changed' THEN
             format('Location: %s → %s', change ->> 'old_label', change ->> 'new_label')
-        ELSE event.type
+        ELSE event_type
     END;
 
     RETURN jsonb_build_object(
-        'type', event.type,
+        'type', event_type,
         'summary', summary,
-        'actor', event.actor,
+        'actor', event_actor,
         'note', coalesce(change ->> 'note', ''),
         'machine', machine,
         'location', location,
@@ -290,21 +286,67 @@ BEGIN
         'log_entry', entry,
         'change', CASE WHEN change ? 'field' THEN change - 'note' END,
         'url_path', CASE
-            WHEN event.type LIKE 'problem_report.%' THEN format('/problem-reports/%s/', event.problem_report_id)
-            ELSE format('/logs/%s/', event.log_entry_id)
+            WHEN event_type LIKE 'problem_report.%' THEN format('/problem-reports/%s/', report_ref)
+            ELSE format('/logs/%s/', entry_ref)
         END);
 END
 $$;
 
+-- A new problem report or work log: the whole outbox row, written at COMMIT.
+CREATE OR REPLACE FUNCTION tiltbob_announce(
+    event_type text, machine_ref bigint, report_ref bigint, entry_ref bigint
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    actor text := tiltbob_actor();
+    filled jsonb := tiltbob_event_snapshot(event_type, actor, machine_ref, report_ref, entry_ref, NULL);
+BEGIN
+    IF filled IS NOT NULL THEN
+        INSERT INTO notification_events
+               (type, actor, machine_id, problem_report_id, log_entry_id, snapshot)
+        VALUES (event_type, actor, machine_ref, report_ref, entry_ref, filled);
+        -- A constant payload: PostgreSQL folds identical notifications to one per transaction.
+        PERFORM pg_notify('tiltbob', '');
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tiltbob_announce_problem_report() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    machine_ref bigint;
+BEGIN
+    SELECT machine_id INTO machine_ref FROM problem_reports WHERE id = NEW.id;
+    IF FOUND THEN
+        PERFORM tiltbob_announce('problem_report.created', machine_ref, NEW.id, NULL);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Only work logged by a person is announced as log_entry.created: the automatic entries are
+-- announced by the event that wrote them (one action, one notification).
+CREATE OR REPLACE FUNCTION tiltbob_announce_log_entry() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    current log_entries;
+BEGIN
+    SELECT * INTO current FROM log_entries WHERE id = NEW.id;
+    IF FOUND THEN
+        PERFORM tiltbob_announce('log_entry.created', current.machine_id, current.problem_report_id, NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- A change's pending outbox row, completed at COMMIT.
 CREATE OR REPLACE FUNCTION tiltbob_complete_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    filled jsonb;
+    filled jsonb := tiltbob_event_snapshot(
+        NEW.type, NEW.actor, NEW.machine_id, NEW.problem_report_id, NEW.log_entry_id,
+        NEW.snapshot -> 'change');
 BEGIN
-    IF NEW.snapshot ->> 'test' = 'true' THEN
-        RETURN NULL;  -- a test message carries its own sample snapshot
-    END IF;
-    filled := tiltbob_event_snapshot(NEW);
     IF filled IS NULL THEN
         DELETE FROM notification_events WHERE id = NEW.id;
         RETURN NULL;
@@ -332,14 +374,22 @@ CREATE TRIGGER capture_event AFTER INSERT OR UPDATE OF status, location_id ON ma
     FOR EACH ROW EXECUTE FUNCTION tiltbob_capture_machine();
 
 DROP TRIGGER IF EXISTS capture_event ON problem_reports;
-CREATE TRIGGER capture_event AFTER INSERT OR UPDATE OF status ON problem_reports
+CREATE TRIGGER capture_event AFTER UPDATE OF status ON problem_reports
     FOR EACH ROW EXECUTE FUNCTION tiltbob_capture_problem_report();
 
-DROP TRIGGER IF EXISTS capture_event ON log_entries;
-CREATE TRIGGER capture_event AFTER INSERT ON log_entries
-    FOR EACH ROW WHEN (NEW.kind = 'manual') EXECUTE FUNCTION tiltbob_capture_log_entry();
+DROP TRIGGER IF EXISTS announce_event ON problem_reports;
+CREATE CONSTRAINT TRIGGER announce_event AFTER INSERT ON problem_reports
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION tiltbob_announce_problem_report();
 
+DROP TRIGGER IF EXISTS capture_event ON log_entries;
+DROP TRIGGER IF EXISTS announce_event ON log_entries;
+CREATE CONSTRAINT TRIGGER announce_event AFTER INSERT ON log_entries
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.kind = 'manual') EXECUTE FUNCTION tiltbob_announce_log_entry();
+
+-- Only pending rows: complete events (and test messages, which carry sample data) are left alone.
 DROP TRIGGER IF EXISTS complete_event ON notification_events;
 CREATE CONSTRAINT TRIGGER complete_event AFTER INSERT ON notification_events
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION tiltbob_complete_event();
+    FOR EACH ROW WHEN (NEW.snapshot ? 'pending') EXECUTE FUNCTION tiltbob_complete_event();

@@ -1,42 +1,16 @@
 -- The listener's queries, by name. Each starts with `-- name: <name>` and a one-line comment;
 -- listener/queries.py loads them and the code calls them by name.
 
--- name: lock_dispatch
--- One fan-out at a time across all listeners, so each endpoint's queue follows commit order.
-SELECT pg_advisory_xact_lock(7104, 0);
-
 -- name: dispatch_events
--- Claim a batch of undispatched events, fan each out to every enabled endpoint subscribed to
--- its type (the master and event-type switches read now), and mark the batch dispatched.
-WITH claimed AS (
-    SELECT id, type
-      FROM notification_events
-     WHERE dispatched_at IS NULL
-     ORDER BY id
-     LIMIT %(batch)s
-       FOR UPDATE SKIP LOCKED
-), fanned AS (
-    INSERT INTO notification_deliveries (event_id, endpoint_id)
-    SELECT c.id, e.id
-      FROM claimed c
-      JOIN notification_endpoints e ON e.enabled AND c.type = ANY (e.event_types)
-     WHERE tiltbob_switch_on('master') AND tiltbob_switch_on(c.type)
-        ON CONFLICT (event_id, endpoint_id) DO NOTHING
-    RETURNING endpoint_id
-), marked AS (
-    UPDATE notification_events SET dispatched_at = now()
-     WHERE id IN (SELECT id FROM claimed)
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM marked) AS events,
-       (SELECT coalesce(array_agg(DISTINCT endpoint_id), '{}') FROM fanned) AS endpoint_ids;
+-- Fan out a batch of undispatched events (sql/dispatch.sql); returns (events, endpoint_ids).
+SELECT events, endpoint_ids FROM tiltbob_dispatch(%(batch)s);
 
 -- name: notify_deliveries
 -- Wake every listener's workers: new deliveries were committed.
 SELECT pg_notify('tiltbob_deliveries', '');
 
 -- name: load_endpoints
--- Every endpoint, with its encrypted URL, for the listener's cached config.
+-- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
 SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types
   FROM notification_endpoints
  ORDER BY id;
@@ -72,48 +46,38 @@ SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
  ORDER BY d.id
  LIMIT %(limit)s;
 
--- name: mark_delivered
--- The endpoint accepted these deliveries.
-UPDATE notification_deliveries
-   SET status = 'delivered', attempts = attempts + 1, finished_at = now(),
-       last_status_code = %(status_code)s, last_error = NULL
- WHERE id = ANY (%(ids)s);
-
--- name: schedule_retry
--- These deliveries failed in a way worth retrying: try again at next_attempt_at.
-UPDATE notification_deliveries
-   SET attempts = attempts + 1, next_attempt_at = %(next_attempt_at)s,
-       last_status_code = %(status_code)s, last_error = %(error)s
- WHERE id = ANY (%(ids)s);
-
--- name: mark_failed
--- These deliveries will never succeed (a permanent answer, or the retry schedule ran out).
-UPDATE notification_deliveries
-   SET status = 'failed', attempts = attempts + 1, finished_at = now(),
-       last_status_code = %(status_code)s, last_error = %(error)s
- WHERE id = ANY (%(ids)s);
-
--- name: insert_attempt
--- One row per delivery per attempt: what the endpoint answered and how long it took.
-INSERT INTO notification_attempts (delivery_id, status_code, error, duration_ms)
-VALUES (%(delivery_id)s, %(status_code)s, %(error)s, %(duration_ms)s);
-
--- name: record_success
--- The endpoint is healthy.
-INSERT INTO notification_endpoint_health (endpoint_id, last_success_at, consecutive_failures)
-VALUES (%(endpoint_id)s, now(), 0)
-    ON CONFLICT (endpoint_id) DO UPDATE
-   SET last_success_at = now(), consecutive_failures = 0;
-
--- name: record_failure
--- The endpoint failed once more.
-INSERT INTO notification_endpoint_health
-       (endpoint_id, last_failure_at, consecutive_failures, last_error)
-VALUES (%(endpoint_id)s, now(), 1, %(error)s)
-    ON CONFLICT (endpoint_id) DO UPDATE
-   SET last_failure_at = now(),
-       consecutive_failures = notification_endpoint_health.consecutive_failures + 1,
-       last_error = excluded.last_error;
+-- name: record_outcome
+-- One attempt's outcome for the deliveries one message carried: their new state (pending again
+-- from next_attempt_at, delivered or failed), one attempt row each, and the endpoint's health.
+WITH updated AS (
+    UPDATE notification_deliveries
+       SET status = %(status)s::text,
+           attempts = attempts + 1,
+           next_attempt_at = coalesce(%(next_attempt_at)s::timestamptz, next_attempt_at),
+           finished_at = CASE WHEN %(status)s::text = 'pending' THEN NULL ELSE now() END,
+           last_status_code = %(status_code)s::integer,
+           last_error = %(error)s::text
+     WHERE id = ANY (%(ids)s)
+    RETURNING id
+), attempts AS (
+    INSERT INTO notification_attempts (delivery_id, status_code, error, duration_ms)
+    SELECT id, %(status_code)s::integer, %(error)s::text, %(duration_ms)s::float8 FROM updated
+), health AS (
+    INSERT INTO notification_endpoint_health
+           (endpoint_id, last_success_at, last_failure_at, consecutive_failures, last_error)
+    VALUES (%(endpoint_id)s::bigint,
+            CASE WHEN %(succeeded)s::boolean THEN now() END,
+            CASE WHEN %(succeeded)s::boolean THEN NULL ELSE now() END,
+            CASE WHEN %(succeeded)s::boolean THEN 0 ELSE 1 END,
+            CASE WHEN %(succeeded)s::boolean THEN NULL ELSE %(error)s::text END)
+        ON CONFLICT (endpoint_id) DO UPDATE
+       SET last_success_at = coalesce(excluded.last_success_at, notification_endpoint_health.last_success_at),
+           last_failure_at = coalesce(excluded.last_failure_at, notification_endpoint_health.last_failure_at),
+           consecutive_failures = CASE WHEN %(succeeded)s::boolean THEN 0
+                                       ELSE notification_endpoint_health.consecutive_failures + 1 END,
+           last_error = coalesce(excluded.last_error, notification_endpoint_health.last_error)
+)
+SELECT count(*) FROM updated;
 
 -- name: prune
 -- Forget finished deliveries, and dispatched events with nothing left pending, older than the cutoff.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -110,7 +109,7 @@ def run(args: Sequence[str]) -> int:
         if options.no_listener:
             _wait_for_signal()
         else:
-            asyncio.run(listen.serve(listen.settings_from(options)))
+            listen.run_loop(listen.serve(listen.settings_from(options)))
     finally:
         server.close()
     return 0

@@ -7,12 +7,16 @@ import sql
 DROP_CAPTURE = """
 DROP TRIGGER IF EXISTS complete_event ON notification_events;
 DROP TRIGGER IF EXISTS capture_event ON log_entries;
+DROP TRIGGER IF EXISTS announce_event ON log_entries;
+DROP TRIGGER IF EXISTS announce_event ON problem_reports;
 DROP TRIGGER IF EXISTS capture_event ON problem_reports;
 DROP TRIGGER IF EXISTS capture_event ON machines;
 DROP TRIGGER IF EXISTS touch_updated_at ON problem_reports;
 DROP TRIGGER IF EXISTS touch_updated_at ON machines;
 DROP FUNCTION IF EXISTS tiltbob_complete_event(), tiltbob_event_snapshot(notification_events),
-    tiltbob_capture_log_entry(), tiltbob_capture_problem_report(), tiltbob_capture_machine(),
+    tiltbob_event_snapshot(text, text, bigint, bigint, bigint, jsonb),
+    tiltbob_announce(text, bigint, bigint, bigint), tiltbob_announce_problem_report(),
+    tiltbob_announce_log_entry(), tiltbob_capture_log_entry(), tiltbob_capture_problem_report(), tiltbob_capture_machine(),
     tiltbob_touch_updated_at(), tiltbob_enqueue(text, bigint, bigint, bigint, jsonb),
     tiltbob_auto_log_entry(bigint, bigint, text, text, text), tiltbob_take_note(),
     tiltbob_actor_id(), tiltbob_actor(), tiltbob_problem_type_label(text), tiltbob_status_label(text);
