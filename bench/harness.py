@@ -113,7 +113,7 @@ class Bench:
             urllib.request.Request(self.receiver_url("/reset"), data=b"", method="POST"), timeout=10
         ).close()
 
-    def add_endpoint(self, name: str, path: str) -> int:
+    def add_endpoint(self, name: str, path: str, kind: str = "json") -> int:
         cipher = URLCipher(self.keys.split(","))
         url = self.receiver_url(path)
         secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
@@ -121,8 +121,15 @@ class Bench:
             row = conn.execute(
                 "INSERT INTO notification_endpoints"
                 " (name, kind, url_encrypted, url_hint, secret_encrypted, enabled, event_types)"
-                " VALUES (%s, 'json', %s, %s, %s, true, %s) RETURNING id",
-                [name, cipher.encrypt(url), mask(url), cipher.encrypt(secret), list(EVENT_TYPES)],
+                " VALUES (%s, %s, %s, %s, %s, true, %s) RETURNING id",
+                [
+                    name,
+                    kind,
+                    cipher.encrypt(url),
+                    mask(url),
+                    cipher.encrypt(secret),
+                    list(EVENT_TYPES),
+                ],
             ).fetchone()
         assert row is not None
         return int(row[0])

@@ -2,8 +2,9 @@
 
     python -m bench.receiver --port 9100
 
-POST anything: the arrival is recorded under its path and its report id (``report_id`` in the
-yardsticks' bodies, ``data.problem_report.id`` in tiltbob's). Paths under ``/hang/`` never
+POST anything: the arrival is recorded under its path and its report ids (``report_id`` in the
+yardsticks' bodies, ``data.problem_report.id`` in tiltbob's json, the embeds' links in its
+Discord messages, which carry up to ten). Paths under ``/hang/`` never
 answer (an endpoint that hangs until the caller's timeout). ``GET /stats`` returns the
 arrivals and this process's CPU time; ``POST /reset`` forgets them.
 """
@@ -21,17 +22,20 @@ from aiohttp import web
 Arrival = tuple[str, int | None, float]
 
 
-def report_id(body: bytes) -> int | None:
+def report_ids(body: bytes) -> list[int | None]:
     try:
         data: Any = json.loads(body)
     except ValueError:
-        return None
+        return [None]
     if not isinstance(data, dict):
-        return None
+        return [None]
     if "report_id" in data:
-        return int(data["report_id"])
+        return [int(data["report_id"])]
+    if "embeds" in data:
+        links = [str(e.get("url", "")).rstrip("/").rsplit("/", 1)[-1] for e in data["embeds"]]
+        return [int(link) if link.isdigit() else None for link in links]
     report = (data.get("data") or {}).get("problem_report") or {}
-    return int(report["id"]) if "id" in report else None
+    return [int(report["id"]) if "id" in report else None]
 
 
 def app() -> web.Application:
@@ -39,7 +43,8 @@ def app() -> web.Application:
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
-        arrivals.append((request.path, report_id(body), time.monotonic()))
+        now = time.monotonic()
+        arrivals.extend((request.path, key, now) for key in report_ids(body))
         if request.path.startswith("/hang/"):
             await asyncio.sleep(3600)
         return web.json_response({"ok": True})

@@ -104,10 +104,16 @@ def verdicts(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         v = r["fanout"]["deliveries_per_s"]
         add("fan-out deliveries/s", v, "≥ 2000", v >= TARGETS["fanout_per_s"])
     if "catchup" in r:
-        v = r["catchup"]["deliveries_per_s"]
-        add("catch-up deliveries/s", v, "≥ 2000", v >= TARGETS["catchup_per_s"])
-        rss = r["catchup"]["listener_peak_rss_mb"]
-        add("catch-up listener peak RSS (MB)", rss, "< 150", rss < TARGETS["catchup_rss_mb"])
+        for kind in ("json", "discord"):
+            v = r["catchup"][kind]["deliveries_per_s"]
+            add(f"catch-up deliveries/s ({kind})", v, "≥ 2000", v >= TARGETS["catchup_per_s"])
+            rss = r["catchup"][kind]["listener_peak_rss_mb"]
+            add(
+                f"catch-up listener peak RSS, MB ({kind})",
+                rss,
+                "< 150",
+                rss < TARGETS["catchup_rss_mb"],
+            )
     if "isolation" in r:
         ratio = r["isolation"]["beside_hanging"]["p99_ms"] / r["isolation"]["alone"]["p99_ms"]
         add(
@@ -163,10 +169,11 @@ def table(r: dict[str, Any]) -> str:
         extra.append(f"fan-out: {f['deliveries']} deliveries at {f['deliveries_per_s']}/s")
     if "catchup" in r:
         c = r["catchup"]
-        extra.append(
-            f"catch-up: {c['events']} events at {c['deliveries_per_s']}/s, "
-            f"listener peak RSS {c['listener_peak_rss_mb']} MB"
-        )
+        for kind in ("json", "discord"):
+            extra.append(
+                f"catch-up ({kind}): {c['events']} events at {c[kind]['deliveries_per_s']}/s, "
+                f"listener peak RSS {c[kind]['listener_peak_rss_mb']} MB"
+            )
     if "isolation" in r:
         i = r["isolation"]
         extra.append(

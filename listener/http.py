@@ -19,6 +19,24 @@ ERROR_LIMIT = 300
 USER_AGENT = "tiltbob (pinball maintenance notifier)"
 
 
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """One client serves every endpoint, so a cookie one endpoint sets must not ride along to
+    another on the same host; not parsing them also saves real time on every response."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NoCookies()
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        pass
+
+
 @asynccontextmanager
 async def http_client(
     *, connect_timeout: float, read_timeout: float
@@ -34,7 +52,7 @@ async def http_client(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
     )
     transport = AiohttpTransport(limits=limits, trust_env=False)
-    async with httpx.AsyncClient(
+    async with _CookielessClient(
         transport=transport,
         timeout=timeout,
         limits=limits,

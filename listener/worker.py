@@ -104,9 +104,7 @@ class EndpointWorker:
             if stale:
                 # Waited out the whole schedule (its endpoint disabled or its listener gone):
                 # news that old would mislead more than help.
-                failure = Outcome(Result.FAILED, None, f"expired: not sent within {stale}", 0.0)
-                self._unrecorded.append((Message((due[0],), b"", {}), failure))
-                await self._record_pending()
+                await self._fail_head(due[0], f"expired: not sent within {stale}")
                 continue
             context = RenderContext(self._settings.site_url, self._settings.mail_from, now)
             try:
@@ -114,12 +112,16 @@ class EndpointWorker:
             except Exception as error:
                 # What cannot be rendered never will be: fail the head rather than block the queue.
                 self._log.exception("delivery.render_failed", delivery_id=due[0].id)
-                failure = Outcome(
-                    Result.FAILED, None, f"could not render: {type(error).__name__}", 0.0
-                )
-                self._unrecorded.append((Message((due[0],), b"", {}), failure))
-                await self._record_pending()
+                await self._fail_head(due[0], f"could not render: {type(error).__name__}")
                 continue
+            await self._send_in_order(messages)
+        return 0.0
+
+    async def _send_in_order(self, messages: list[Message]) -> None:
+        """Send one message at a time; record each outcome while the next one is on its way
+        (one recording in flight at most), and stop at the first that must be retried."""
+        recording: asyncio.Task[None] | None = None
+        try:
             for message in messages:
                 if self._stopping:
                     break
@@ -128,11 +130,21 @@ class EndpointWorker:
                 outcome = await self._sender_for(endpoint).send(endpoint.url, message)
                 if outcome.pause:
                     self._not_before = time.monotonic() + outcome.pause
+                if recording is not None:
+                    await recording
                 self._unrecorded.append((message, outcome))
-                await self._record_pending()
+                recording = asyncio.create_task(self._record_pending())
                 if outcome.result is Result.RETRY:
                     break  # the rest waits behind this one
-        return 0.0
+        finally:
+            if recording is not None:
+                await recording
+
+    async def _fail_head(self, delivery: Delivery, reason: str) -> None:
+        self._unrecorded.append(
+            (Message((delivery,), b"", {}), Outcome(Result.FAILED, None, reason, 0.0))
+        )
+        await self._record_pending()
 
     async def _read_queue(self) -> list[Delivery]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

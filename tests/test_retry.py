@@ -109,3 +109,18 @@ def test_a_refusal_keeps_a_short_redacted_reason() -> None:
     assert outcome.error.startswith("400 refused: invalid_payload for")
     assert "very-secret-token" not in outcome.error
     assert len(outcome.error) < 400
+
+
+def test_cookies_set_by_one_endpoint_never_reach_another() -> None:
+    import asyncio
+
+    from listener.http import http_client
+
+    async def check() -> None:
+        async with http_client(connect_timeout=1, read_timeout=1) as client:
+            client.cookies.set("session", "from-endpoint-a")
+            assert "session" not in client.cookies
+            request = client.build_request("POST", "https://example.org/hook")
+            assert "cookie" not in request.headers
+
+    asyncio.run(check())
