@@ -24,8 +24,14 @@ class Endpoint:
     """The ``whsec_`` secret that signs a json endpoint's requests."""
 
 
-async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, Endpoint]:
-    """Every endpoint whose URL decrypts; one that does not is logged and left out."""
+async def load(
+    conn: AsyncConnection[object], cipher: URLCipher, *, allow_http: bool
+) -> dict[int, Endpoint]:
+    """Every endpoint whose URL decrypts and may be used; any other is logged and left out.
+
+    A plain-http URL is used only under TILTBOB_ALLOW_HTTP: one added on a development machine
+    must not send its token in clear once deployed.
+    """
     log = logs.get()
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.query("load_endpoints"))
@@ -37,6 +43,13 @@ async def load(conn: AsyncConnection[object], cipher: URLCipher) -> dict[int, En
             secret = cipher.decrypt(row["secret_encrypted"]) if row["secret_encrypted"] else None
         except InvalidEndpointURL as error:
             log.error("endpoint.url_undecryptable", endpoint_id=row["id"], error=str(error))
+            continue
+        if url.startswith("http://") and not allow_http:
+            log.error(
+                "endpoint.http_refused",
+                endpoint_id=row["id"],
+                error="plain http:// URL; set TILTBOB_ALLOW_HTTP=1 only for local testing",
+            )
             continue
         endpoints[row["id"]] = Endpoint(
             id=row["id"],

@@ -249,7 +249,9 @@ class Listener:
 
     async def _own_step(self) -> None:
         async with self._pool.connection() as conn:
-            endpoints = await endpoint_config.load(conn, self._cipher)
+            endpoints = await endpoint_config.load(
+                conn, self._cipher, allow_http=self.settings.allow_http
+            )
         if endpoints != self._endpoints:
             self._log.info("config.loaded", endpoints=len(endpoints))
             self._endpoints = endpoints

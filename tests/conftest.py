@@ -213,10 +213,11 @@ def start_listener(
     holds a URL's secret part."""
     started: list[ListenerProcess] = []
 
-    def start(*args: str) -> ListenerProcess:
+    def start(*args: str, env: dict[str, str] | None = None) -> ListenerProcess:
         from tests.processes import ListenerProcess
 
-        process = ListenerProcess(db_url, tmp_path / f"listener-{len(started)}.log", *args)
+        log = tmp_path / f"listener-{len(started)}.log"
+        process = ListenerProcess(db_url, log, *args, env=env)
         started.append(process)
         process.wait_for("listener.started")
         return process

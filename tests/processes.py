@@ -71,9 +71,11 @@ def psql(db_url: str, statement: str) -> subprocess.CompletedProcess[str]:
 
 
 class ListenerProcess:
-    def __init__(self, db_url: str, log_path: Path, *args: str) -> None:
+    def __init__(
+        self, db_url: str, log_path: Path, *args: str, env: Mapping[str, str] | None = None
+    ) -> None:
         self.log_path = log_path
-        env = {**os.environ, "DATABASE_URL": db_url, "TILTBOB_LOG_FORMAT": "json"}
+        env = {**os.environ, "DATABASE_URL": db_url, "TILTBOB_LOG_FORMAT": "json", **(env or {})}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(

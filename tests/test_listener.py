@@ -558,3 +558,19 @@ def test_a_delivery_older_than_the_schedule_is_not_sent(
     record = delivery(db_url, stale, hook)
     assert record is not None and record["status"] == "failed"
     assert record["last_error"] == "expired: not sent within 24 h"
+
+
+def test_a_plain_http_endpoint_is_refused_unless_allowed(
+    start_listener: StartListener,
+    make_hook: MakeHook,
+    receiver: Receiver,
+    machine: Machine,
+    db_url: str,
+) -> None:
+    hook = make_hook("crew", ["problem_report.created"])
+    listener = start_listener(env={"TILTBOB_ALLOW_HTTP": ""})
+    listener.wait_for("endpoint.http_refused", endpoint_id=hook.endpoint.pk)
+    event = insert_reports(db_url, machine, 1)[0]
+    wait_until(lambda: dispatched(db_url, event), what="fan-out")
+    assert not listener.logged("endpoint.acquired")
+    assert receiver.at(hook.path) == []
