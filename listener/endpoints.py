@@ -22,15 +22,17 @@ class Endpoint:
     event_types: tuple[str, ...]
     signing_secret: str | None = field(default=None, repr=False)
     """The ``whsec_`` secret that signs a json endpoint's requests."""
+    refusal: str | None = None
+    """Why this endpoint must not be driven (its deliveries wait), or None."""
 
 
 async def load(
     conn: AsyncConnection[object], cipher: URLCipher, *, allow_http: bool
 ) -> dict[int, Endpoint]:
-    """Every endpoint whose URL decrypts and may be used; any other is logged and left out.
+    """Every endpoint whose URL decrypts (one that does not is logged and left out).
 
-    A plain-http URL is used only under TILTBOB_ALLOW_HTTP: one added on a development machine
-    must not send its token in clear once deployed.
+    A plain-http URL is used only under TILTBOB_ALLOW_HTTP, else the endpoint carries a
+    refusal: one added on a development machine must not send its token in clear once deployed.
     """
     log = logs.get()
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -44,13 +46,9 @@ async def load(
         except InvalidEndpointURL as error:
             log.error("endpoint.url_undecryptable", endpoint_id=row["id"], error=str(error))
             continue
+        refusal = None
         if url.startswith("http://") and not allow_http:
-            log.error(
-                "endpoint.http_refused",
-                endpoint_id=row["id"],
-                error="plain http:// URL; set TILTBOB_ALLOW_HTTP=1 only for local testing",
-            )
-            continue
+            refusal = "plain http:// URL; set TILTBOB_ALLOW_HTTP=1 only for local testing"
         endpoints[row["id"]] = Endpoint(
             id=row["id"],
             name=row["name"],
@@ -59,6 +57,7 @@ async def load(
             enabled=row["enabled"],
             event_types=tuple(row["event_types"]),
             signing_secret=secret,
+            refusal=refusal,
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

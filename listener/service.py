@@ -254,9 +254,14 @@ class Listener:
             )
         if endpoints != self._endpoints:
             self._log.info("config.loaded", endpoints=len(endpoints))
+            for endpoint in endpoints.values():
+                if endpoint.refusal and endpoint.enabled:
+                    self._log.error(
+                        "endpoint.http_refused", endpoint_id=endpoint.id, error=endpoint.refusal
+                    )
             self._endpoints = endpoints
         lock_conn = await self._lock_connection()
-        wanted = {e.id: e for e in endpoints.values() if e.enabled}
+        wanted = {e.id: e for e in endpoints.values() if e.enabled and not e.refusal}
         for endpoint_id in list(self._workers):
             if endpoint_id not in wanted:
                 await self._release(endpoint_id, lock_conn)

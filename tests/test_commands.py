@@ -75,11 +75,13 @@ def serving(process: subprocess.Popen[bytes], port: int) -> bool:
     return get(f"http://127.0.0.1:{port}/p/medieval-madness/") == 200
 
 
-def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(
+    data_dir: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tiltbob", "run", "--demo", "--port", str(port)],
-            env=embedded_env(data_dir),
+            env=env or embedded_env(data_dir),
             cwd=PROJECT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -128,7 +130,7 @@ def test_run_from_nothing_on_the_embedded_database(
         env=env,
     )
     assert added.returncode == 0, added.stderr
-    process = serve(data_dir, port, log)
+    process = serve(data_dir, port, log, env)
     try:
         wait_until(lambda: serving(process, port), timeout=60, what="the second start")
         reported = tiltbob(
