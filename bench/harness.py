@@ -23,6 +23,7 @@ from cryptography.fernet import Fernet
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tests.waiting import wait_until
 from tiltbob import database, environment
 from tiltbob.endpoint_urls import URLCipher, mask
 from tiltbob.events import EVENT_TYPES
@@ -36,17 +37,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -190,7 +180,10 @@ class Bench:
             got = self.arrivals(path)
             return got if len(got) >= want else None
 
-        return wait_for(enough, timeout, f"{want} arrivals at {path}")  # type: ignore[no-any-return]
+        result: dict[int, float] = wait_until(
+            enough, timeout=timeout, what=f"{want} arrivals at {path}"
+        )
+        return result
 
     # -- processes -------------------------------------------------------------------------------
 
@@ -205,10 +198,10 @@ class Bench:
             )
         try:
             if ready:
-                wait_for(
+                wait_until(
                     lambda: proc.poll() is None and ready in log.read_text(errors="replace"),
-                    60,
-                    f"{name} to be ready",
+                    timeout=60,
+                    what=f"{name} to be ready",
                 )
             yield proc
         finally:
@@ -232,10 +225,10 @@ class Bench:
             self.env(),
             ready="listener.started",
         ) as proc:
-            wait_for(
+            wait_until(
                 lambda: log.read_text().count("endpoint.acquired") >= endpoints,
-                30,
-                f"the listener to drive {endpoints} endpoints",
+                timeout=30,
+                what=f"the listener to drive {endpoints} endpoints",
             )
             yield proc
 
@@ -287,7 +280,7 @@ def bench_database(workdir: Path) -> Iterator[Bench]:
     with bench.process(
         "receiver", [sys.executable, "-m", "bench.receiver", "--port", str(port)], bench.env()
     ) as receiver:
-        wait_for(lambda: _answers(bench.receiver_url("/stats")), 30, "the receiver")
+        wait_until(lambda: _answers(bench.receiver_url("/stats")), timeout=30, what="the receiver")
         bench.receiver_pid = receiver.pid
         try:
             yield bench

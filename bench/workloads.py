@@ -7,7 +7,8 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from bench.harness import Bench, cpu_seconds, latency_summary, peak_rss_mb, wait_for
+from bench.harness import Bench, cpu_seconds, latency_summary, peak_rss_mb
+from tests.waiting import wait_until
 
 LATENCY_COUNT, LATENCY_INTERVAL = 300, 0.020
 BURST_COUNT = 3000
@@ -47,10 +48,10 @@ def tiltbob_latency_and_burst(bench: Bench) -> dict[str, Any]:
         bench.reset()
         bench.add_endpoint("bench", "/tiltbob")
         log = bench.workdir / f"listener-{bench.listeners}.log"
-        wait_for(
+        wait_until(
             lambda: log.read_text().count("endpoint.acquired") >= 2,
-            30,
-            "the listener to take the new endpoint",
+            timeout=30,
+            what="the listener to take the new endpoint",
         )
         receiver_cpu = bench.stats()["cpu_s"]
         result["burst"] = burst(bench, "/tiltbob")

@@ -189,12 +189,15 @@ def secret_tokens() -> list[str]:
 def make_hook(
     receiver: Receiver, secret_tokens: list[str], transactional_db: None
 ) -> Callable[..., Hook]:
-    def make(name: str, events: str | list[str] = "all", *, enabled: bool = True) -> Hook:
+    def make(
+        name: str, events: str | list[str] = "all", *, enabled: bool = True, kind: str = ""
+    ) -> Hook:
         token = f"tok{uuid.uuid4().hex}"
         secret_tokens.append(token)
         path = f"/hooks/{name}/{token}"
         endpoint = Endpoint(
             name=name,
+            kind=kind,
             event_types=list(EVENT_TYPES) if events == "all" else list(events),
             enabled=enabled,
         )

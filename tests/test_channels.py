@@ -85,9 +85,7 @@ def test_discord_asks_to_wait_and_batches_a_queue(
     db_url: str,
     make_hook: MakeHook,
 ) -> None:
-    hook = make_hook("discord", ["problem_report.created"])
-    hook.endpoint.kind = "discord"
-    hook.endpoint.save()
+    hook = make_hook("discord", ["problem_report.created"], kind="discord")
     # Fifteen events queue up while no listener runs; then it drains them in two messages.
     events = insert_reports(db_url, machine, 15)
     with psycopg.connect(db_url) as conn:
@@ -117,9 +115,7 @@ def test_slack_refusals_are_permanent_with_their_reason(
     db_url: str,
     make_hook: MakeHook,
 ) -> None:
-    hook = make_hook("slack", ["problem_report.created"])
-    hook.endpoint.kind = "slack"
-    hook.endpoint.save()
+    hook = make_hook("slack", ["problem_report.created"], kind="slack")
     receiver.behave(
         hook.path, lambda n: Reply(404, b"channel_not_found", {"content-type": "text/plain"})
     )
@@ -148,9 +144,7 @@ def test_a_test_message_goes_through_the_pipeline(
     db_url: str,
     make_hook: MakeHook,
 ) -> None:
-    hook = make_hook("crew", [])  # subscribed to nothing: a test is sent anyway
-    hook.endpoint.kind = "discord"
-    hook.endpoint.save()
+    hook = make_hook("crew", [], kind="discord")  # subscribed to nothing: a test goes anyway
     start_listener()
     sent = tiltbob(
         db_url, "endpoints", "test", str(hook.endpoint.pk), "--event", "machine.status_changed"
