@@ -66,7 +66,6 @@ class Bench:
     keys: str
     receiver_port: int
     workdir: Path
-    receiver_pid: int = 0
     listeners: int = 0
 
     # -- environment for the processes we start --------------------------------------------
@@ -279,9 +278,8 @@ def bench_database(workdir: Path) -> Iterator[Bench]:
         )
     with bench.process(
         "receiver", [sys.executable, "-m", "bench.receiver", "--port", str(port)], bench.env()
-    ) as receiver:
+    ):
         wait_until(lambda: _answers(bench.receiver_url("/stats")), timeout=30, what="the receiver")
-        bench.receiver_pid = receiver.pid
         try:
             yield bench
         finally:

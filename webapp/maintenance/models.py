@@ -11,8 +11,6 @@ from django.db import models
 from django.db.models.functions import Now
 from django.urls import reverse
 
-MAINTENANCE_TABLES = ("machines", "problem_reports", "log_entries")
-
 
 class CurrentDate(models.Func):
     """``CURRENT_DATE``, for a database default that is a date rather than a timestamp."""
