@@ -1,14 +1,14 @@
-"""How to send a message to a webhook: one shared httpx client (aiohttp underneath), and the
-classification of every answer into delivered, retry or failed."""
+"""How to send a message to a webhook: one shared aiohttp session, and the classification of
+every answer into delivered, retry or failed."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-import httpx
-from httpx_aiohttp import AiohttpTransport
+import aiohttp
 
 from listener.messages import Message
 from listener.outcome import Outcome, Result
@@ -16,51 +16,40 @@ from listener.retry import rate_limit_pause, retry_after
 from tiltbob.endpoint_urls import redact
 
 ERROR_LIMIT = 300
+BODY_LIMIT = 64 * 1024
+"""Of an answer's body only this much is read: enough for an error excerpt or a retry_after."""
 USER_AGENT = "tiltbob (pinball maintenance notifier)"
 
 
-class _NoCookies(httpx.Cookies):
-    def extract_cookies(self, response: httpx.Response) -> None:
-        pass
-
-
-class _CookielessClient(httpx.AsyncClient):
-    """One client serves every endpoint, so a cookie one endpoint sets must not ride along to
-    another on the same host; not parsing them also saves real time on every response."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NoCookies()
-
-    @cookies.setter
-    def cookies(self, value: object) -> None:
-        pass
-
-
 @asynccontextmanager
-async def http_client(
+async def http_session(
     *, connect_timeout: float, read_timeout: float
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The listener's one HTTP client, with keep-alive.
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The listener's one HTTP session, with keep-alive.
 
-    No pool timeout: a request waiting for a free connection has not met the endpoint yet, so
-    its wait must not count as the endpoint timing out. Each endpoint has at most one request in
-    flight, and the pool is far larger than the endpoints, so that wait is short anyway.
+    No cookie jar: one session serves every endpoint, so a cookie one endpoint sets must not
+    ride along to another on the same host. No timeout on waiting for a pooled connection: that
+    wait is not the endpoint's fault, and with one request in flight per endpoint and a pool far
+    larger than the endpoints it is short anyway. The overall cap (connect, then writing and
+    reading) stops an endpoint that trickles its answer a byte at a time.
     """
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60)
-    timeout = httpx.Timeout(
-        connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=None,
+        sock_connect=connect_timeout,
+        sock_read=read_timeout,
+        ceil_threshold=1e9,  # exact timeouts, never rounded up to whole seconds
     )
-    transport = AiohttpTransport(limits=limits, trust_env=False)
-    async with _CookielessClient(
-        transport=transport,
+    connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=60)
+    async with aiohttp.ClientSession(
+        connector=connector,
         timeout=timeout,
-        limits=limits,
+        cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
-        follow_redirects=False,
-        headers={"user-agent": USER_AGENT},
-    ) as client:
-        yield client
+        headers={"User-Agent": USER_AGENT},
+        raise_for_status=False,
+    ) as session:
+        yield session
 
 
 def _excerpt(body: bytes, url: str) -> str:
@@ -69,7 +58,7 @@ def _excerpt(body: bytes, url: str) -> str:
 
 
 def classify(
-    status: int, headers: httpx.Headers, body: bytes, url: str, duration_ms: float
+    status: int, headers: Mapping[str, str], body: bytes, url: str, duration_ms: float
 ) -> Outcome:
     """Delivered on 2xx; retry on 429 and 5xx (with the wait the server asks for); failed on
     any other answer, which no retry would change."""
@@ -102,9 +91,23 @@ def classify(
     )
 
 
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The answer's body up to BODY_LIMIT: a huge answer must not fill the listener's memory."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < BODY_LIMIT:
+        chunk = await response.content.read(BODY_LIMIT - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 class HttpSender:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    def __init__(self, session: aiohttp.ClientSession, *, request_timeout: float) -> None:
+        self._session = session
+        self._request_timeout = request_timeout
 
     async def send(self, url: str, message: Message) -> Outcome:
         started = time.perf_counter()
@@ -113,15 +116,27 @@ class HttpSender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            response = await self._client.post(
-                url, content=message.body, headers=message.headers, params=message.query or None
-            )
-        except httpx.HTTPError as error:
-            # Timeouts and connection failures alike are worth retrying. The exception's class
-            # alone can mislead (the aiohttp transport reports a refused connection as
-            # ConnectTimeout), so its message goes along, with the URL's secret parts cut out.
+            # sock_read alone would let an endpoint that trickles its answer hold its queue
+            # forever: the whole exchange has a cap too.
+            async with asyncio.timeout(self._request_timeout):
+                async with self._session.post(
+                    url,
+                    data=message.body,
+                    headers=message.headers,
+                    params=message.query or None,
+                    allow_redirects=False,
+                ) as response:
+                    body = await _read_capped(response)
+                    status, headers = response.status, response.headers
+        except aiohttp.ClientError as error:
+            # Timeouts and connection failures alike are worth retrying; the message goes
+            # along (a refused connection names host and port), with the URL's secret parts
+            # cut out.
             reason = redact(str(error), url)[:ERROR_LIMIT]
             return Outcome(
                 Result.RETRY, None, f"{type(error).__name__}: {reason}".rstrip(": "), elapsed()
             )
-        return classify(response.status_code, response.headers, response.content, url, elapsed())
+        except TimeoutError:
+            reason = f"TimeoutError: no complete answer within {self._request_timeout:g} s"
+            return Outcome(Result.RETRY, None, reason, elapsed())
+        return classify(status, headers, body, url, elapsed())

@@ -5,7 +5,8 @@ Three loops share one connection pool:
 - *listen*: one dedicated autocommit connection LISTENs; each notification only sets a flag.
   After every (re)connect everything is looked at again, so nothing committed meanwhile waits.
 - *dispatch*: claims undispatched events in batches (``FOR UPDATE SKIP LOCKED``) and fans them
-  out into delivery rows in the same transaction; also runs on a poll timer and prunes.
+  out into delivery rows in the same transaction; also runs on a poll timer and prunes. What it
+  fanned out to an endpoint with nothing else pending goes straight to that endpoint's worker.
 - *own*: reloads the endpoints on a config change, and takes a session advisory lock per enabled
   endpoint on its own connection; the process holding the lock runs that endpoint's worker.
   When a process dies its session ends, its locks go, and another process takes over.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,14 +25,16 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg import sql as psql
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 import sql
 from listener import endpoints as endpoint_config
 from listener import logs
 from listener.endpoints import Endpoint
-from listener.http import HttpSender, http_client
+from listener.http import HttpSender, http_session
 from listener.mail import MailSender
+from listener.messages import Delivery
 from listener.settings import ListenerSettings
 from listener.worker import DATABASE_ERRORS, EndpointWorker, Sender
 from tiltbob.endpoint_urls import URLCipher
@@ -44,6 +48,10 @@ KEEPALIVES = {
     "keepalives_interval": 5,
     "keepalives_count": 3,
 }
+
+
+DISPATCH_GAP = 0.005
+"""Seconds between the starts of two fan-outs, at least."""
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
@@ -64,6 +72,9 @@ class Listener:
         self._lock_conn: AsyncConnection[Any] | None = None
         self._endpoints: dict[int, Endpoint] = {}
         self._last_prune: float | None = None  # monotonic; None: prune at the first chance
+        self._last_dispatch = 0.0  # monotonic
+        # Sent with this process's fan-outs: their tiltbob_deliveries echo is news only to others.
+        self._origin = secrets.token_hex(8)
 
     def stop(self) -> None:
         """Stop claiming; requests in flight finish (or stay pending); then run() returns."""
@@ -89,11 +100,11 @@ class Listener:
         )
         await pool.open(wait=False)
         try:
-            async with http_client(
+            async with http_session(
                 connect_timeout=s.connect_timeout, read_timeout=s.read_timeout
-            ) as client:
+            ) as session:
                 self._pool = pool
-                self._http = HttpSender(client)
+                self._http = HttpSender(session, request_timeout=s.request_timeout)
                 self._mail = MailSender(s.smtp, timeout=s.connect_timeout + s.read_timeout)
                 loops = [
                     asyncio.create_task(self._listen(), name="listen"),
@@ -115,7 +126,8 @@ class Listener:
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
+            async with asyncio.timeout(max(0.0, timeout)):
+                await event.wait()
         event.clear()
 
     async def _retrying(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
@@ -155,7 +167,7 @@ class Listener:
                     self._poke_workers()
                     while True:
                         async for notify in conn.notifies(timeout=self.settings.poll_interval):
-                            self._route(notify.channel)
+                            self._route(notify.channel, notify.payload)
                         # A server gone without a goodbye shows up here, not in notifies().
                         await conn.execute("SELECT 1")
             except DATABASE_ERRORS as error:
@@ -172,12 +184,12 @@ class Listener:
                 disconnected = True
                 await asyncio.sleep(min(5.0, 0.05 * 2**failures))
 
-    def _route(self, channel: str) -> None:
+    def _route(self, channel: str, payload: str) -> None:
         if channel == EVENTS_CHANNEL:
             self._dispatch_wake.set()
         elif channel == CONFIG_CHANNEL:
             self._config_wake.set()
-        elif channel == DELIVERIES_CHANNEL:
+        elif channel == DELIVERIES_CHANNEL and payload != self._origin:
             self._poke_workers()
 
     def _poke_workers(self, endpoint_ids: list[int] | None = None) -> None:
@@ -193,21 +205,47 @@ class Listener:
 
     async def _dispatch_step(self) -> None:
         await self._wait(self._dispatch_wake, self.settings.poll_interval)
+        # Under a stream of commits, a fan-out per commit would cost more than the rest of the
+        # delivery; a short breather lets the next few gather into one. A lone event goes at once.
+        breather = self._last_dispatch + DISPATCH_GAP - time.monotonic()
+        if breather > 0:
+            await asyncio.sleep(breather)
+        self._last_dispatch = time.monotonic()
         while not self._stopping.is_set():
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    sql.query("dispatch_events"), {"batch": self.settings.dispatch_batch}
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(
+                    sql.query("dispatch_events"),
+                    {"batch": self.settings.dispatch_batch, "origin": self._origin},
                 )
-                row = await cur.fetchone()
-            assert row is not None
-            events, endpoint_ids = int(row[0]), list(row[1])
-            if endpoint_ids:
-                self._poke_workers(endpoint_ids)
+                rows = await cur.fetchall()
+            events = int(rows[0]["events"])
+            endpoint_ids = self._hand_out(rows)
             if events:
                 self._log.info("events.dispatched", events=events, endpoints=len(endpoint_ids))
             if events < self.settings.dispatch_batch:
                 break
         await self._prune_if_due()
+
+    def _hand_out(self, rows: list[dict[str, Any]]) -> set[int]:
+        """Give each worker of this process what the fan-out wrote for it: the deliveries
+        themselves when they are its whole queue, else a poke to read it. Returns the endpoints
+        that got deliveries."""
+        handed: dict[int, list[Delivery]] = {}
+        poked: set[int] = set()
+        for row in rows:
+            endpoint_id = row.pop("endpoint_id")
+            if endpoint_id is None:
+                continue  # no deliveries: the row carries the count alone
+            del row["events"]
+            if row.pop("handed_off"):
+                handed.setdefault(endpoint_id, []).append(Delivery(**row))
+            else:
+                poked.add(endpoint_id)
+        for endpoint_id, deliveries in handed.items():
+            if endpoint_id in self._workers:
+                self._workers[endpoint_id][0].hand(deliveries)
+        self._poke_workers(list(poked))
+        return poked | handed.keys()
 
     async def _prune_if_due(self) -> None:
         now = time.monotonic()

@@ -25,6 +25,7 @@ class ListenerSettings:
     """Deliveries an endpoint worker reads at a time."""
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    """The longest silence while an endpoint is sent to or answers."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     prune_after_days: float = 30.0
     """Finished deliveries and their events are deleted this long after they finish."""
@@ -32,3 +33,8 @@ class ListenerSettings:
     pool_size: int = 4
     shutdown_grace: float = 10.0
     """Seconds SIGTERM waits for requests in flight before abandoning them (they stay pending)."""
+
+    @property
+    def request_timeout(self) -> float:
+        """The cap on one whole exchange: connect, send, then the answer in full."""
+        return self.connect_timeout + 2 * self.read_timeout

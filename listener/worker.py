@@ -3,14 +3,19 @@
 Only the process holding the endpoint's advisory lock runs its worker, so nothing here claims
 rows: the queue is read, a message sent, and the outcome recorded. A worker that is slow,
 rate limited or retrying delays nothing but its own endpoint.
+
+The queue is read only when something may be in it that the worker has not seen: at start, when
+poked (another process's fan-out, a test message, a reconnect), after a retry or an error, and
+on the poll timer. Deliveries that this process's own fan-out hands over, for an endpoint that
+had nothing else pending, are the whole queue: an idle worker sends them straight away.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,6 +32,10 @@ from listener.render import RenderContext, render
 from listener.settings import ListenerSettings
 
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+RECORD_EVERY = 10
+RECORD_WITHIN = 0.1
+"""Outcomes are written down in one statement once this many have gathered, or once the oldest
+has waited this many seconds: what a crash may send a second time."""
 
 
 class Sender(Protocol):
@@ -46,13 +55,34 @@ class EndpointWorker:
         self._sender_for = sender_for
         self._settings = settings
         self._wake = asyncio.Event()
+        self._must_read = True
+        """Something may be pending that only a read of the queue will show."""
+        self._handed: list[Delivery] = []
+        self._idle = False
+        """Waiting with nothing pending: handed deliveries are then the whole queue."""
+        self._sent_through = 0
+        """The highest delivery id sent or failed here: a hand-over that a read overtook (its
+        deliveries already sent) is dropped."""
         self._stopping = False
         self._not_before = 0.0  # monotonic: the endpoint's rate limit holds requests until then
         self._unrecorded: list[tuple[Message, Outcome]] = []
         self._log = logs.get().bind(endpoint_id=endpoint.id)
 
     def poke(self) -> None:
-        """Something may be waiting in the queue: look now."""
+        """Something may be waiting in the queue: read it now."""
+        self._must_read = True
+        self._wake.set()
+
+    def hand(self, deliveries: list[Delivery]) -> None:
+        """Deliveries just fanned out to this endpoint, which had nothing else pending.
+
+        Only an idle worker can take them as they are; a busy one may be sending what came
+        before them, so it reads its queue instead, in order.
+        """
+        if not self._idle:
+            self.poke()
+            return
+        self._handed.extend(deliveries)
         self._wake.set()
 
     def update(self, endpoint: Endpoint) -> None:
@@ -79,27 +109,38 @@ class EndpointWorker:
                 failures += 1
                 wait = min(self._settings.poll_interval, 0.1 * 2**failures)
                 self._log.exception("worker.error", retry_in=wait)
+            if failures:
+                self._must_read = True  # whatever was in hand is still in the queue
             await self._sleep(wait)
 
     async def _sleep(self, seconds: float) -> None:
         if self._stopping:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+        try:
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._wake.wait()
+        except TimeoutError:
+            # The poll timer: read the queue, whatever a lost wake-up may have left there.
+            self._must_read = True
         self._wake.clear()
 
     async def _drain(self) -> float:
         """Send whatever is due, in order; return how long until something may be due."""
+        self._idle = False
         await self._record_pending()
         while not self._stopping:
-            deliveries = await self._read_queue()
+            deliveries = await self._next_deliveries()
             if not deliveries:
+                self._idle = True
                 return self._settings.poll_interval
             now = datetime.now(UTC)
             if deliveries[0].next_attempt_at > now:
                 # The head is waiting out a retry; everything behind it waits too (in order).
+                self._must_read = True
                 return (deliveries[0].next_attempt_at - now).total_seconds()
             due = _leading(deliveries, now)
+            if len(due) < len(deliveries):
+                self._must_read = True  # the rest is read again once due
             stale = self._settings.retry.expired(due[0].created_at, now)
             if stale:
                 # Waited out the whole schedule (its endpoint disabled or its listener gone):
@@ -117,10 +158,26 @@ class EndpointWorker:
             await self._send_in_order(messages)
         return 0.0
 
+    async def _next_deliveries(self) -> list[Delivery]:
+        """What was handed over, else what the queue holds when it must be read, else nothing."""
+        handed, self._handed = self._handed, []
+        fresh = [d for d in handed if d.id > self._sent_through]
+        if fresh:
+            return fresh
+        if not self._must_read:
+            return []
+        self._must_read = False
+        deliveries = await self._read_queue()
+        if len(deliveries) >= self._settings.queue_read:
+            self._must_read = True  # more behind these
+        return deliveries
+
     async def _send_in_order(self, messages: list[Message]) -> None:
-        """Send one message at a time; record each outcome while the next one is on its way
-        (one recording in flight at most), and stop at the first that must be retried."""
-        recording: asyncio.Task[None] | None = None
+        """Send one message at a time and stop at the first that must be retried. Outcomes are
+        written down together, after the last message, every RECORD_EVERY of them or every
+        RECORD_WITHIN seconds: a statement per message would cost more than the sending, and a
+        crash resends at most that many."""
+        since = time.monotonic()
         try:
             for message in messages:
                 if self._stopping:
@@ -130,20 +187,26 @@ class EndpointWorker:
                 outcome = await self._sender_for(endpoint).send(endpoint.url, message)
                 if outcome.pause:
                     self._not_before = time.monotonic() + outcome.pause
-                if recording is not None:
-                    await recording
                 self._unrecorded.append((message, outcome))
-                recording = asyncio.create_task(self._record_pending())
                 if outcome.result is Result.RETRY:
+                    self._must_read = True
                     break  # the rest waits behind this one
+                self._sent_through = max(self._sent_through, message.deliveries[-1].id)
+                if (
+                    len(self._unrecorded) >= RECORD_EVERY
+                    or time.monotonic() - since >= RECORD_WITHIN
+                ):
+                    await self._record_pending()
+                    since = time.monotonic()
         finally:
-            if recording is not None:
-                await recording
+            await self._record_pending()
 
     async def _fail_head(self, delivery: Delivery, reason: str) -> None:
         self._unrecorded.append(
             (Message((delivery,), b"", {}), Outcome(Result.FAILED, None, reason, 0.0))
         )
+        self._sent_through = max(self._sent_through, delivery.id)
+        self._must_read = True  # what stood behind it
         await self._record_pending()
 
     async def _read_queue(self) -> list[Delivery]:
@@ -163,14 +226,65 @@ class EndpointWorker:
     async def _record_pending(self) -> None:
         """Write down the outcomes not yet recorded (kept in memory while the database is away,
         so a delivery that went out is not sent again)."""
-        while self._unrecorded:
-            message, outcome = self._unrecorded[0]
-            await self._record(message, outcome)
-            self._unrecorded.pop(0)
+        if not self._unrecorded:
+            return
+        batch = list(self._unrecorded)
+        await self._record(batch)
+        del self._unrecorded[: len(batch)]
 
-    async def _record(self, message: Message, outcome: Outcome) -> None:
-        ids = [d.id for d in message.deliveries]
+    async def _record(self, batch: list[tuple[Message, Outcome]]) -> None:
         now = datetime.now(UTC)
+        rows: list[_Row] = []
+        for message, outcome in batch:
+            rows.extend(self._settle(message, outcome, now))
+        failures = [row for row in rows if row.result is not Result.DELIVERED]
+        succeeded = [n for n, row in enumerate(rows) if row.result is Result.DELIVERED]
+        # Failures since the last success: the endpoint's run of bad luck goes on from there.
+        trailing = len(rows) - 1 - succeeded[-1] if succeeded else len(rows)
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                sql.query("record_outcomes"),
+                {
+                    "ids": [row.delivery.id for row in rows],
+                    "statuses": [_STATUS[row.result] for row in rows],
+                    "next_attempt_ats": [row.next_attempt_at for row in rows],
+                    "status_codes": [row.outcome.status_code for row in rows],
+                    "errors": [row.error for row in rows],
+                    "durations": [row.outcome.duration_ms for row in rows],
+                    "endpoint_id": self.endpoint.id,
+                    "any_success": bool(succeeded),
+                    "any_failure": bool(failures),
+                    "trailing_failures": trailing,
+                    "last_error": failures[-1].error if failures else None,
+                },
+            )
+        for row in rows:
+            delivery, outcome = row.delivery, row.outcome
+            context = {
+                "event_id": delivery.event_id,
+                "delivery_id": delivery.id,
+                "event_type": delivery.type,
+                "attempt": delivery.attempts + 1,
+                "status": outcome.status_code,
+                "duration_ms": outcome.duration_ms,
+            }
+            if row.result is Result.DELIVERED:
+                self._log.info("delivery.sent", **context)
+            elif row.result is Result.RETRY:
+                self._log.warning(
+                    "delivery.retry_scheduled",
+                    **context,
+                    error=row.error,
+                    next_attempt_at=row.next_attempt_at.isoformat()
+                    if row.next_attempt_at
+                    else None,
+                )
+            else:
+                self._log.error("delivery.failed", **context, error=row.error)
+
+    def _settle(self, message: Message, outcome: Outcome, now: datetime) -> list[_Row]:
+        """What an outcome makes of each delivery its message carried: a retry past the end of
+        the schedule is a failure."""
         result, error = outcome.result, outcome.error
         next_at: datetime | None = None
         if result is Result.RETRY:
@@ -186,41 +300,21 @@ class EndpointWorker:
                     Result.FAILED,
                     f"gave up after {head.attempts + 1} attempts: {error}",
                 )
-        status = {Result.DELIVERED: "delivered", Result.RETRY: "pending", Result.FAILED: "failed"}
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                sql.query("record_outcome"),
-                {
-                    "ids": ids,
-                    "status": status[result],
-                    "next_attempt_at": next_at,
-                    "status_code": outcome.status_code,
-                    "error": error,
-                    "duration_ms": outcome.duration_ms,
-                    "endpoint_id": self.endpoint.id,
-                    "succeeded": result is Result.DELIVERED,
-                },
-            )
-        for delivery in message.deliveries:
-            context = {
-                "event_id": delivery.event_id,
-                "delivery_id": delivery.id,
-                "event_type": delivery.type,
-                "attempt": delivery.attempts + 1,
-                "status": outcome.status_code,
-                "duration_ms": outcome.duration_ms,
-            }
-            if result is Result.DELIVERED:
-                self._log.info("delivery.sent", **context)
-            elif result is Result.RETRY:
-                self._log.warning(
-                    "delivery.retry_scheduled",
-                    **context,
-                    error=error,
-                    next_attempt_at=next_at.isoformat() if next_at else None,
-                )
-            else:
-                self._log.error("delivery.failed", **context, error=error)
+        return [_Row(d, outcome, result, error, next_at) for d in message.deliveries]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One delivery's share of an outcome, as it is written down."""
+
+    delivery: Delivery
+    outcome: Outcome
+    result: Result
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+_STATUS = {Result.DELIVERED: "delivered", Result.RETRY: "pending", Result.FAILED: "failed"}
 
 
 def _leading(deliveries: list[Delivery], now: datetime) -> list[Delivery]:

@@ -1,9 +1,11 @@
 -- The listener's queries, by name. Each starts with `-- name: <name>` and a one-line comment;
--- listener/queries.py loads them and the code calls them by name.
+-- sql/__init__.py loads them and the code calls them by name.
 
 -- name: dispatch_events
--- Fan out a batch of undispatched events (sql/dispatch.sql); returns (events, endpoint_ids).
-SELECT events, endpoint_ids FROM tiltbob_dispatch(%(batch)s);
+-- Fan out a batch of undispatched events (sql/dispatch.sql): a row per new delivery.
+SELECT events, endpoint_id, handed_off, id, event_id, attempts, next_attempt_at, created_at,
+       type, occurred_at, actor, snapshot
+  FROM tiltbob_dispatch(%(batch)s, %(origin)s);
 
 -- name: notify_deliveries
 -- Wake every listener's workers: new deliveries were committed.
@@ -46,36 +48,46 @@ SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
  ORDER BY d.id
  LIMIT %(limit)s;
 
--- name: record_outcome
--- One attempt's outcome for the deliveries one message carried: their new state (pending again
--- from next_attempt_at, delivered or failed), one attempt row each, and the endpoint's health.
-WITH updated AS (
-    UPDATE notification_deliveries
-       SET status = %(status)s::text,
-           attempts = attempts + 1,
-           next_attempt_at = coalesce(%(next_attempt_at)s::timestamptz, next_attempt_at),
-           finished_at = CASE WHEN %(status)s::text = 'pending' THEN NULL ELSE now() END,
-           last_status_code = %(status_code)s::integer,
-           last_error = %(error)s::text
-     WHERE id = ANY (%(ids)s)
-    RETURNING id
+-- name: record_outcomes
+-- The outcomes of messages sent to one endpoint, an array element per delivery: each delivery's
+-- new state (pending again from next_attempt_at, delivered or failed), one attempt row each,
+-- and the endpoint's health (trailing_failures: failures after the batch's last success).
+WITH outcome AS (
+    SELECT *
+      FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(next_attempt_ats)s::timestamptz[],
+                  %(status_codes)s::integer[], %(errors)s::text[], %(durations)s::float8[])
+           AS o(id, status, next_attempt_at, status_code, error, duration_ms)
+), updated AS (
+    UPDATE notification_deliveries d
+       SET status = o.status,
+           attempts = d.attempts + 1,
+           next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+           finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+           last_status_code = o.status_code,
+           last_error = o.error
+      FROM outcome o
+     WHERE d.id = o.id
+    RETURNING d.id
 ), attempts AS (
     INSERT INTO notification_attempts (delivery_id, status_code, error, duration_ms)
-    SELECT id, %(status_code)s::integer, %(error)s::text, %(duration_ms)s::float8 FROM updated
+    SELECT o.id, o.status_code, o.error, o.duration_ms
+      FROM outcome o
+     WHERE o.id IN (SELECT id FROM updated)
 ), health AS (
-    INSERT INTO notification_endpoint_health
+    INSERT INTO notification_endpoint_health AS h
            (endpoint_id, last_success_at, last_failure_at, consecutive_failures, last_error)
     VALUES (%(endpoint_id)s::bigint,
-            CASE WHEN %(succeeded)s::boolean THEN now() END,
-            CASE WHEN %(succeeded)s::boolean THEN NULL ELSE now() END,
-            CASE WHEN %(succeeded)s::boolean THEN 0 ELSE 1 END,
-            CASE WHEN %(succeeded)s::boolean THEN NULL ELSE %(error)s::text END)
+            CASE WHEN %(any_success)s::boolean THEN now() END,
+            CASE WHEN %(any_failure)s::boolean THEN now() END,
+            %(trailing_failures)s::integer,
+            %(last_error)s::text)
         ON CONFLICT (endpoint_id) DO UPDATE
-       SET last_success_at = coalesce(excluded.last_success_at, notification_endpoint_health.last_success_at),
-           last_failure_at = coalesce(excluded.last_failure_at, notification_endpoint_health.last_failure_at),
-           consecutive_failures = CASE WHEN %(succeeded)s::boolean THEN 0
-                                       ELSE notification_endpoint_health.consecutive_failures + 1 END,
-           last_error = coalesce(excluded.last_error, notification_endpoint_health.last_error)
+       SET last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
+           last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at),
+           consecutive_failures = CASE WHEN %(any_success)s::boolean
+                                       THEN excluded.consecutive_failures
+                                       ELSE h.consecutive_failures + excluded.consecutive_failures END,
+           last_error = coalesce(excluded.last_error, h.last_error)
 )
 SELECT count(*) FROM updated;
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ class Reply:
     hang: bool = False
     """Hold the request until the receiver closes (an endpoint that never answers)."""
     delay: float = 0.0
+    trickle: float = 0.0
+    """Send the body a byte at a time, this many seconds apart (an endpoint that never finishes)."""
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,33 @@ class Receiver:
                 if reply.delay:
                     receiver.closing.wait(reply.delay)
                 self.send_response(reply.status)
-                for name, value in {"content-type": "application/json", **reply.headers}.items():
+                headers = {
+                    "content-type": "application/json",
+                    "content-length": str(len(reply.body)),
+                    **reply.headers,  # a larger content-length: an answer that never ends
+                }
+                for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if not reply.trickle:
+                    self.wfile.write(reply.body)
+                    return
+                for byte in reply.body:
+                    if receiver.closing.wait(reply.trickle):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client hanging up mid-answer (as the listener does on a huge one) is fine.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -37,7 +37,7 @@ def browser() -> Iterator[Any]:
         if os.environ.get("TILTBOB_REQUIRE_BROWSER"):
             pytest.fail(f"chromium not found at {CHROMIUM}: install Debian's chromium package")
         pytest.skip(
-            "chromium not installed (Debian package `chromium`); `make test-deps` installs it"
+            "chromium not installed (Debian package `chromium`); `make browser` installs it"
         )
     from playwright.sync_api import sync_playwright
 

@@ -10,6 +10,9 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            sql.read("dispatch.sql"), "DROP FUNCTION IF EXISTS tiltbob_dispatch(integer);"
+            sql.read("dispatch.sql"),
+            # dispatch.sql is the newest version: undo whichever one this left behind.
+            "DROP FUNCTION IF EXISTS tiltbob_dispatch(integer);"
+            "DROP FUNCTION IF EXISTS tiltbob_dispatch(integer, text);",
         )
     ]
