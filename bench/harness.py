@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,30 +160,36 @@ class Bench:
 
     # -- receiver ------------------------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.receiver_url("/stats"), timeout=30) as response:
+    def _get(self, resource: str, **query: str) -> dict[str, Any]:
+        url = self.receiver_url(resource)
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        with urllib.request.urlopen(url, timeout=30) as response:
             data: dict[str, Any] = json.loads(response.read())
         return data
+
+    def stats(self) -> dict[str, Any]:
+        """The receiver's CPU time so far (``cpu_s``)."""
+        return self._get("/stats")
 
     def arrivals(self, path: str) -> dict[int, float]:
         """Report id → first arrival at ``path``."""
         first: dict[int, float] = {}
-        for arrived_path, key, at in self.stats()["arrivals"]:
-            if arrived_path == path and key is not None and key not in first:
+        for key, at in self._get("/arrivals", path=path)["arrivals"]:
+            if key is not None and key not in first:
                 first[key] = at
         return first
 
     def wait_arrivals(self, path: str, keys: set[int] | int, timeout: float) -> dict[int, float]:
+        """Wait (polling a count, which costs the receiver next to nothing) until ``keys``
+        report ids have arrived at ``path``; then their first arrivals."""
         want = keys if isinstance(keys, int) else len(keys)
-
-        def enough() -> dict[int, float] | None:
-            got = self.arrivals(path)
-            return got if len(got) >= want else None
-
-        result: dict[int, float] = wait_until(
-            enough, timeout=timeout, what=f"{want} arrivals at {path}"
+        wait_until(
+            lambda: self._get("/count", path=path)["keys"] >= want,
+            timeout=timeout,
+            what=f"{want} arrivals at {path}",
         )
-        return result
+        return self.arrivals(path)
 
     # -- processes -------------------------------------------------------------------------------
 

@@ -5,8 +5,9 @@
 POST anything: the arrival is recorded under its path and its report ids (``report_id`` in the
 yardsticks' bodies, ``data.problem_report.id`` in tiltbob's json, the embeds' links in its
 Discord messages, which carry up to ten). Paths under ``/hang/`` never
-answer (an endpoint that hangs until the caller's timeout). ``GET /stats`` returns the
-arrivals and this process's CPU time; ``POST /reset`` forgets them.
+answer (an endpoint that hangs until the caller's timeout). ``GET /count?path=`` says how many
+distinct report ids have arrived there (cheap, for polling); ``GET /arrivals?path=`` lists
+them with their times; ``GET /stats`` gives this process's CPU time; ``POST /reset`` forgets.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import time
 from typing import Any
 
 from aiohttp import web
-
-Arrival = tuple[str, int | None, float]
 
 
 def report_ids(body: bytes) -> list[int | None]:
@@ -39,24 +38,36 @@ def report_ids(body: bytes) -> list[int | None]:
 
 
 def app() -> web.Application:
-    arrivals: list[Arrival] = []
+    arrivals: dict[str, list[tuple[int | None, float]]] = {}
+    keys: dict[str, set[int]] = {}
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
         now = time.monotonic()
-        arrivals.extend((request.path, key, now) for key in report_ids(body))
+        found = report_ids(body)
+        arrivals.setdefault(request.path, []).extend((key, now) for key in found)
+        keys.setdefault(request.path, set()).update(key for key in found if key is not None)
         if request.path.startswith("/hang/"):
             await asyncio.sleep(3600)
         return web.json_response({"ok": True})
 
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response({"keys": len(keys.get(request.query["path"], ()))})
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response({"arrivals": arrivals.get(request.query["path"], [])})
+
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"arrivals": arrivals, "cpu_s": time.process_time()})
+        return web.json_response({"cpu_s": time.process_time()})
 
     async def reset(request: web.Request) -> web.Response:
         arrivals.clear()
+        keys.clear()
         return web.json_response({"ok": True})
 
     application = web.Application()
+    application.router.add_get("/count", count)
+    application.router.add_get("/arrivals", listing)
     application.router.add_get("/stats", stats)
     application.router.add_post("/reset", reset)
     application.router.add_post("/{tail:.*}", hook)

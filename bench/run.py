@@ -166,13 +166,19 @@ def table(r: dict[str, Any]) -> str:
     extra = []
     if "fanout" in r:
         f = r["fanout"]
-        extra.append(f"fan-out: {f['deliveries']} deliveries at {f['deliveries_per_s']}/s")
+        extra.append(
+            f"fan-out: {f['deliveries']} deliveries at {f['deliveries_per_s']}/s in "
+            f"{f['seconds']} s; CPU: listener {f['listener_cpu_s']} s, "
+            f"receiver {f['receiver_cpu_s']} s"
+        )
     if "catchup" in r:
         c = r["catchup"]
         for kind in ("json", "discord"):
             extra.append(
-                f"catch-up ({kind}): {c['events']} events at {c[kind]['deliveries_per_s']}/s, "
-                f"listener peak RSS {c[kind]['listener_peak_rss_mb']} MB"
+                f"catch-up ({kind}): {c['events']} events at {c[kind]['deliveries_per_s']}/s in "
+                f"{c[kind]['seconds']} s, listener peak RSS {c[kind]['listener_peak_rss_mb']} MB; "
+                f"CPU: listener {c[kind]['listener_cpu_s']} s, "
+                f"receiver {c[kind]['receiver_cpu_s']} s"
             )
     if "isolation" in r:
         i = r["isolation"]

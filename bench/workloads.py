@@ -66,17 +66,22 @@ def fanout(bench: Bench) -> dict[str, Any]:
     paths = [f"/fan/{n}" for n in range(FANOUT_ENDPOINTS)]
     for n, path in enumerate(paths):
         bench.add_endpoint(f"fan{n}", path)
-    with bench.listener(endpoints=FANOUT_ENDPOINTS):
+    with bench.listener(endpoints=FANOUT_ENDPOINTS) as listener:
+        cpu_before, receiver_before = cpu_seconds(listener.pid), bench.stats()["cpu_s"]
         committed = bench.write_reports(FANOUT_EVENTS, per_tx=10)
         first_commit = min(committed.values())
         last = 0.0
         for path in paths:
             arrived = bench.wait_arrivals(path, set(committed), timeout=600)
             last = max(last, max(arrived.values()))
+        listener_cpu = cpu_seconds(listener.pid) - cpu_before
     deliveries = FANOUT_EVENTS * FANOUT_ENDPOINTS
     return {
         "deliveries": deliveries,
         "deliveries_per_s": round(deliveries / (last - first_commit), 1),
+        "seconds": round(last - first_commit, 2),
+        "listener_cpu_s": round(listener_cpu, 2),
+        "receiver_cpu_s": round(bench.stats()["cpu_s"] - receiver_before, 2),
     }
 
 
@@ -89,13 +94,18 @@ def catchup(bench: Bench) -> dict[str, Any]:
         bench.add_endpoint("catchup", f"/catchup-{kind}", kind=kind)
         committed = bench.write_reports(CATCHUP_EVENTS, per_tx=500)
         started = time.monotonic()
+        receiver_before = bench.stats()["cpu_s"]
         with bench.listener() as listener:
             arrived = bench.wait_arrivals(f"/catchup-{kind}", set(committed), timeout=900)
             rss = peak_rss_mb(listener.pid)
+            listener_cpu = cpu_seconds(listener.pid)
         last = max(arrived.values())
         result[kind] = {
             "deliveries_per_s": round(CATCHUP_EVENTS / (last - started), 1),
+            "seconds": round(last - started, 2),
             "listener_peak_rss_mb": rss,
+            "listener_cpu_s": round(listener_cpu, 2),
+            "receiver_cpu_s": round(bench.stats()["cpu_s"] - receiver_before, 2),
         }
     return result
 

@@ -497,9 +497,13 @@ def test_old_finished_deliveries_are_pruned(
             (recent, "failed", "1 hour"),
             (waiting, "pending", None),
         ]:
+            # Each was attempted: the attempts go with the delivery.
             conn.execute(
-                "INSERT INTO notification_deliveries (event_id, endpoint_id, status, finished_at)"
-                " VALUES (%s, %s, %s, now() - %s::interval)",
+                "WITH d AS (INSERT INTO notification_deliveries"
+                " (event_id, endpoint_id, status, finished_at)"
+                " VALUES (%s, %s, %s, now() - %s::interval) RETURNING id)"
+                " INSERT INTO notification_attempts (delivery_id, status_code, duration_ms)"
+                " SELECT id, 200, 1.0 FROM d",
                 [event, hook.endpoint.pk, status, finished],
             )
     listener = start_listener("--prune-after-days", "1")
@@ -515,6 +519,38 @@ def test_old_finished_deliveries_are_pruned(
         ).fetchall()
     assert [k[0] for k in kept] == [recent, waiting]
     assert [e[0] for e in events] == [recent, waiting]
+    assert not listener.logged("dispatch.error")
+
+
+def test_an_endpoint_deleted_in_psql_takes_its_queue_and_health_along(
+    make_hook: MakeHook, machine: Machine, db_url: str
+) -> None:
+    hook = make_hook("crew", [])
+    [event] = insert_reports(db_url, machine, 1)
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "WITH d AS (INSERT INTO notification_deliveries (event_id, endpoint_id)"
+            " VALUES (%s, %s) RETURNING id)"
+            " INSERT INTO notification_attempts (delivery_id, status_code, duration_ms)"
+            " SELECT id, 500, 1.0 FROM d",
+            [event, hook.endpoint.pk],
+        )
+        conn.execute(
+            "INSERT INTO notification_endpoint_health (endpoint_id, consecutive_failures)"
+            " VALUES (%s, 1)",
+            [hook.endpoint.pk],
+        )
+    done = psql(db_url, f"DELETE FROM notification_endpoints WHERE id = {hook.endpoint.pk}")
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(db_url) as conn:
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM notification_deliveries WHERE endpoint_id = %(id)s),"
+            " (SELECT count(*) FROM notification_endpoint_health WHERE endpoint_id = %(id)s),"
+            " (SELECT count(*) FROM notification_attempts a WHERE NOT EXISTS"
+            "   (SELECT FROM notification_deliveries d WHERE d.id = a.delivery_id))",
+            {"id": hook.endpoint.pk},
+        ).fetchone()
+    assert left == (0, 0, 0)
 
 
 def test_another_listener_takes_over_an_endpoint_whose_driver_died(

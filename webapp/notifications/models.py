@@ -115,8 +115,13 @@ class Delivery(models.Model):
     """One event for one endpoint: written by the listener's fan-out, worked off by the
     endpoint's worker (``sql/queries.sql``)."""
 
+    # No index of its own: notification_deliveries_once (event, endpoint) leads with it, and
+    # every index is one more write per delivery on the hot path.
     event = models.ForeignKey(
-        "maintenance.NotificationEvent", on_delete=models.CASCADE, related_name="deliveries"
+        "maintenance.NotificationEvent",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
     # pending: to be sent (again) from next_attempt_at; delivered and failed are final.
