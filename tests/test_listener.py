@@ -317,6 +317,28 @@ def test_two_listeners_deliver_each_message_exactly_once(
         assert receiver.event_ids(hook.path) == sorted(events)
 
 
+def test_handed_over_and_read_deliveries_keep_order_across_two_listeners(
+    start_listener: StartListener,
+    make_hook: MakeHook,
+    receiver: Receiver,
+    machine: Machine,
+    db_url: str,
+) -> None:
+    # One commit per event: workers go idle between events (fan-outs hand deliveries over) and
+    # fall behind (they read their queues), and two processes fan out for each other.
+    hooks = [make_hook(f"crew{n}", ["problem_report.created"]) for n in range(3)]
+    first, second = start_listener(), start_listener()
+    events = insert_reports(db_url, machine, 300)
+
+    def all_arrived() -> bool:
+        return all(len(set(receiver.event_ids(hook.path))) >= 300 for hook in hooks)
+
+    wait_until(all_arrived, timeout=90, what="300 deliveries to each endpoint")
+    for hook in hooks:
+        assert receiver.event_ids(hook.path) == events, "out of order or sent twice"
+    assert first.logged("events.dispatched") and second.logged("events.dispatched")
+
+
 def test_sigterm_finishes_the_request_in_flight(
     start_listener: StartListener,
     make_hook: MakeHook,
