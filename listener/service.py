@@ -220,6 +220,8 @@ class Listener:
                 rows = await cur.fetchall()
             events = int(rows[0]["events"])
             endpoint_ids = self._hand_out(rows)
+            # Let the workers just handed something send it before this bookkeeping.
+            await asyncio.sleep(0)
             if events:
                 self._log.info("events.dispatched", events=events, endpoints=len(endpoint_ids))
             if events < self.settings.dispatch_batch:
