@@ -239,13 +239,14 @@ class Listener:
             if endpoint_id is None:
                 continue  # no deliveries: the row carries the count alone
             del row["events"]
-            if row.pop("handed_off"):
+            if not row.pop("handed_off"):
+                poked.add(endpoint_id)
+            elif endpoint_id in self._workers:
                 handed.setdefault(endpoint_id, []).append(Delivery(**row))
             else:
-                poked.add(endpoint_id)
+                poked.add(endpoint_id)  # driven by another process: only counted here
         for endpoint_id, deliveries in handed.items():
-            if endpoint_id in self._workers:
-                self._workers[endpoint_id][0].hand(deliveries)
+            self._workers[endpoint_id][0].hand(deliveries)
         self._poke_workers(list(poked))
         return poked | handed.keys()
 

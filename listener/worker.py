@@ -234,13 +234,14 @@ class EndpointWorker:
 
     async def _record(self, batch: list[tuple[Message, Outcome]]) -> None:
         now = datetime.now(UTC)
-        rows: list[_Row] = []
-        for message, outcome in batch:
-            rows.extend(self._settle(message, outcome, now))
-        failures = [row for row in rows if row.result is not Result.DELIVERED]
-        succeeded = [n for n, row in enumerate(rows) if row.result is Result.DELIVERED]
+        per_message = [self._settle(message, outcome, now) for message, outcome in batch]
+        rows = [row for settled in per_message for row in settled]
+        # The endpoint's health counts attempts (messages), not the deliveries they carried.
+        attempts = [settled[0] for settled in per_message]
+        failures = [row for row in attempts if row.result is not Result.DELIVERED]
+        succeeded = [n for n, row in enumerate(attempts) if row.result is Result.DELIVERED]
         # Failures since the last success: the endpoint's run of bad luck goes on from there.
-        trailing = len(rows) - 1 - succeeded[-1] if succeeded else len(rows)
+        trailing = len(attempts) - 1 - succeeded[-1] if succeeded else len(attempts)
         async with self._pool.connection() as conn:
             await conn.execute(
                 sql.query("record_outcomes"),

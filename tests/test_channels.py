@@ -108,6 +108,44 @@ def test_discord_asks_to_wait_and_batches_a_queue(
         check_discord(arrival.json)
 
 
+def test_a_failed_batch_counts_as_one_failed_attempt_in_the_health(
+    start_listener: StartListener,
+    receiver: Receiver,
+    machine: Machine,
+    db_url: str,
+    make_hook: MakeHook,
+) -> None:
+    hook = make_hook("discord", ["problem_report.created"], kind="discord")
+    receiver.behave(hook.path, lambda n: Reply(500, b"upstream down"))
+    events = insert_reports(db_url, machine, 5)
+    with psycopg.connect(db_url) as conn:
+        for event in events:
+            conn.execute(
+                "INSERT INTO notification_deliveries (event_id, endpoint_id) VALUES (%s, %s)",
+                [event, hook.endpoint.pk],
+            )
+        conn.execute(
+            "UPDATE notification_events SET dispatched_at = now() WHERE id = ANY(%s)", [events]
+        )
+    start_listener("--retry-first-delay", "0.2")
+
+    def health() -> tuple[int, int] | None:
+        with psycopg.connect(db_url) as conn:
+            return conn.execute(
+                "SELECT h.consecutive_failures,"
+                " (SELECT count(*) FROM notification_attempts a"
+                "   JOIN notification_deliveries d ON d.id = a.delivery_id"
+                "  WHERE d.endpoint_id = h.endpoint_id)::int"
+                " FROM notification_endpoint_health h WHERE h.endpoint_id = %s",
+                [hook.endpoint.pk],
+            ).fetchone()
+
+    # One message of five embeds, refused at least twice: a failure per attempt, five rows each.
+    found = wait_until(lambda: (h := health()) and h[1] >= 10 and h, what="two attempts")
+    assert [len(a.json["embeds"]) for a in receiver.at(hook.path)][:2] == [5, 5]
+    assert found[0] == found[1] // 5
+
+
 def test_slack_refusals_are_permanent_with_their_reason(
     start_listener: StartListener,
     receiver: Receiver,
