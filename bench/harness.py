@@ -26,8 +26,8 @@ from psycopg.conninfo import make_conninfo
 
 from tests.waiting import wait_until
 from tiltbob import database, environment
+from tiltbob.catalogue import EVENT_TYPES
 from tiltbob.endpoint_urls import URLCipher, mask
-from tiltbob.events import EVENT_TYPES
 
 PROJECT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT / "bench" / "results"

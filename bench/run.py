@@ -43,6 +43,7 @@ def measure(only: set[str] | None) -> dict[str, Any]:
         ("catchup", workloads.catchup),
         ("isolation", workloads.isolation),
         ("write_cost", workloads.write_cost),
+        ("http_cpu", workloads.http_cpu),
     ]
     results: dict[str, Any] = {}
     with (
@@ -190,6 +191,13 @@ def table(r: dict[str, Any]) -> str:
         w = r["write_cost"]
         bare, full = w["without_triggers"], w["with_triggers"]
         extra.append(f"write cost: {bare} commits/s bare, {full} with triggers")
+    if "http_cpu" in r:
+        for client, figures in r["http_cpu"].items():
+            if isinstance(figures, dict):
+                extra.append(
+                    f"HTTP client CPU per POST, {client}: {figures['sequential_ms']} ms one at a"
+                    f" time, {figures['concurrent_100_ms']} ms with 100 in flight"
+                )
     if "tiltbob" in r:
         extra.append(
             f"burst CPU: listener {r['tiltbob']['listener_cpu_s']} s, "

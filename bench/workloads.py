@@ -251,3 +251,10 @@ def _django_run(bench: Bench, env: dict[str, str], workload: str) -> dict[str, A
         "deliveries_per_s": round(len(committed) / (last_arrival - first_commit), 1),
         "last_delivery_after_last_commit_s": round(last_arrival - last_commit, 3),
     }
+
+
+def http_cpu(bench: Bench) -> dict[str, Any]:
+    """CPU per POST of each HTTP client, to the same receiver (bench/http_cpu.py)."""
+    from bench import http_cpu as clients
+
+    return dict(clients.measure(bench.receiver_url("/http-cpu")))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-
-import sql
 from listener import logs
+from listener.store import EndpointRow
 from tiltbob.endpoint_urls import InvalidEndpointURL, URLCipher
 
 
@@ -26,8 +24,8 @@ class Endpoint:
     """Why this endpoint must not be driven (its deliveries wait), or None."""
 
 
-async def load(
-    conn: AsyncConnection[object], cipher: URLCipher, *, allow_http: bool
+def from_rows(
+    rows: Iterable[EndpointRow], cipher: URLCipher, *, allow_http: bool
 ) -> dict[int, Endpoint]:
     """Every endpoint whose URL decrypts (one that does not is logged and left out).
 
@@ -35,27 +33,24 @@ async def load(
     refusal: one added on a development machine must not send its token in clear once deployed.
     """
     log = logs.get()
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql.query("load_endpoints"))
-        rows = await cur.fetchall()
     endpoints: dict[int, Endpoint] = {}
     for row in rows:
         try:
-            url = cipher.decrypt(row["url_encrypted"])
-            secret = cipher.decrypt(row["secret_encrypted"]) if row["secret_encrypted"] else None
+            url = cipher.decrypt(row.url_encrypted)
+            secret = cipher.decrypt(row.secret_encrypted) if row.secret_encrypted else None
         except InvalidEndpointURL as error:
-            log.error("endpoint.url_undecryptable", endpoint_id=row["id"], error=str(error))
+            log.error("endpoint.url_undecryptable", endpoint_id=row.id, error=str(error))
             continue
         refusal = None
         if url.startswith("http://") and not allow_http:
             refusal = "plain http:// URL; set TILTBOB_ALLOW_HTTP=1 only for local testing"
-        endpoints[row["id"]] = Endpoint(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
+        endpoints[row.id] = Endpoint(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
             url=url,
-            enabled=row["enabled"],
-            event_types=tuple(row["event_types"]),
+            enabled=row.enabled,
+            event_types=tuple(row.event_types),
             signing_secret=secret,
             refusal=refusal,
         )

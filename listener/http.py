@@ -1,4 +1,5 @@
-"""How to send a message to a webhook: one shared aiohttp session, and the classification of
+"""How to send a message to a webhook: one shared ``httpx.AsyncClient`` (on aiohttp's transport,
+through ``httpx-aiohttp``: the cheapest here, docs/performance.md), and the classification of
 every answer into delivered, retry or failed."""
 
 from __future__ import annotations
@@ -7,8 +8,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from listener.messages import Message
 from listener.outcome import Outcome, Result
@@ -22,34 +26,36 @@ USER_AGENT = "tiltbob (pinball maintenance notifier)"
 
 
 @asynccontextmanager
-async def http_session(
+async def http_client(
     *, connect_timeout: float, read_timeout: float
-) -> AsyncIterator[aiohttp.ClientSession]:
-    """The listener's one HTTP session, with keep-alive.
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The listener's one HTTP client, with keep-alive; closing it closes its connections.
 
-    No cookie jar: one session serves every endpoint, so a cookie one endpoint sets must not
-    ride along to another on the same host. No timeout on waiting for a pooled connection: that
-    wait is not the endpoint's fault, and with one request in flight per endpoint and a pool far
-    larger than the endpoints it is short anyway. The overall cap (connect, then writing and
-    reading) stops an endpoint that trickles its answer a byte at a time.
+    No cookies kept: one client serves every endpoint, so a cookie one endpoint sets must not
+    ride along to another on the same host. No proxy settings from the environment, no
+    redirects followed, TLS verified. No timeout on waiting for a pooled connection: that wait
+    is not the endpoint's fault, and with one request in flight per endpoint and a pool far
+    larger than the endpoints it is short anyway. Answers are asked for uncompressed, so that
+    the 64 kB read is 64 kB in memory too.
     """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=None,
-        sock_connect=connect_timeout,
-        sock_read=read_timeout,
-        ceil_threshold=1e9,  # exact timeouts, never rounded up to whole seconds
-    )
-    connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=60)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=60),
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
-        headers={"User-Agent": USER_AGENT},
-        raise_for_status=False,
-    ) as session:
-        yield session
+    )
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    async with httpx.AsyncClient(
+        transport=AiohttpTransport(client=session),
+        timeout=httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
+        ),
+        cookies=no_cookies,
+        follow_redirects=False,
+        trust_env=False,
+        verify=True,
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+    ) as client:
+        yield client
 
 
 def _excerpt(body: bytes, url: str) -> str:
@@ -91,22 +97,21 @@ def classify(
     )
 
 
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+async def _read_capped(response: httpx.Response) -> bytes:
     """The answer's body up to BODY_LIMIT: a huge answer must not fill the listener's memory."""
     chunks: list[bytes] = []
     size = 0
-    while size < BODY_LIMIT:
-        chunk = await response.content.read(BODY_LIMIT - size)
-        if not chunk:
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk[: BODY_LIMIT - size])
+        size += len(chunks[-1])
+        if size >= BODY_LIMIT:
             break
-        chunks.append(chunk)
-        size += len(chunk)
     return b"".join(chunks)
 
 
 class HttpSender:
-    def __init__(self, session: aiohttp.ClientSession, *, request_timeout: float) -> None:
-        self._session = session
+    def __init__(self, client: httpx.AsyncClient, *, request_timeout: float) -> None:
+        self._client = client
         self._request_timeout = request_timeout
 
     async def send(self, url: str, message: Message) -> Outcome:
@@ -115,26 +120,30 @@ class HttpSender:
         def elapsed() -> float:
             return round((time.perf_counter() - started) * 1000, 3)
 
+        # Added to the URL's the URL's own query (httpx's params= would replace it).
+        target = httpx.URL(url).copy_merge_params(message.query) if message.query else url
         try:
-            # sock_read alone would let an endpoint that trickles its answer hold its queue
+            # A read timeout alone would let an endpoint that trickles its answer hold its queue
             # forever: the whole exchange has a cap too.
-            async with asyncio.timeout(self._request_timeout):
-                async with self._session.post(
-                    url,
-                    data=message.body,
+            async with (
+                asyncio.timeout(self._request_timeout),
+                self._client.stream(
+                    "POST",
+                    target,
+                    content=message.body,
                     headers=message.headers,
-                    params=message.query or None,
-                    allow_redirects=False,
-                ) as response:
-                    body = await _read_capped(response)
-                    status, headers = response.status, response.headers
-        except aiohttp.ClientError as error:
-            # Timeouts and connection failures alike are worth retrying; the message goes
-            # along (a refused connection names host and port), with the URL's secret parts
-            # cut out.
+                ) as response,
+            ):
+                body = await _read_capped(response)
+                status, headers = response.status_code, response.headers
+        except (httpx.TransportError, aiohttp.ClientError) as error:
+            # Timeouts and connection failures alike are worth retrying. The reason names what
+            # the transport saw (a refused connection names host and port), with the URL's
+            # secret parts cut out.
+            seen = error.__cause__ if isinstance(error.__cause__, aiohttp.ClientError) else error
             reason = redact(str(error), url)[:ERROR_LIMIT]
             return Outcome(
-                Result.RETRY, None, f"{type(error).__name__}: {reason}".rstrip(": "), elapsed()
+                Result.RETRY, None, f"{type(seen).__name__}: {reason}".rstrip(": "), elapsed()
             )
         except TimeoutError:
             reason = f"TimeoutError: no complete answer within {self._request_timeout:g} s"

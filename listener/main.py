@@ -9,10 +9,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from listener import logs
-from listener.mail import SmtpConfig, default_sender
+from listener.http import HttpSender, http_client
+from listener.mail import MailSender, SmtpConfig, default_sender
 from listener.retry import RetryPolicy
+from listener.senders import Senders
 from listener.service import Listener
 from listener.settings import ListenerSettings
+from listener.store import Store
 from tiltbob import database, environment, keys
 
 
@@ -69,11 +72,23 @@ def settings_from(options: argparse.Namespace) -> ListenerSettings:
 
 
 async def serve(settings: ListenerSettings) -> None:
-    listener = Listener(settings)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, listener.stop)
-    await listener.run()
+    """The listener with what it needs, each opened here and closed on the way out."""
+    s = settings
+    async with (
+        Store.open(
+            s.database_url, pool_size=s.pool_size, connect_timeout=s.connect_timeout
+        ) as store,
+        http_client(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout) as client,
+    ):
+        senders = Senders(
+            http=HttpSender(client, request_timeout=s.request_timeout),
+            mail=MailSender(s.smtp, timeout=s.connect_timeout + s.read_timeout),
+        )
+        listener = Listener(settings, store, senders)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, listener.stop)
+        await listener.run()
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -19,7 +19,7 @@ class ListenerSettings:
     mail_from: str = "tiltbob@localhost"
     poll_interval: float = 5.0
     """Seconds between looks for work that a lost wake-up would otherwise leave waiting."""
-    dispatch_batch: int = 500
+    fan_out_batch: int = 500
     """Events claimed and fanned out per transaction."""
     queue_read: int = 50
     """Deliveries an endpoint worker reads at a time."""

@@ -10,8 +10,7 @@ from typing import Any, TextIO
 import psycopg
 from psycopg.rows import dict_row
 
-import sql
-from tiltbob import database, environment
+from tiltbob import database, environment, sqlfiles
 
 
 def _age(value: timedelta | None) -> str:
@@ -31,8 +30,8 @@ def _when(value: datetime | None) -> str:
 
 def report(conn: psycopg.Connection[Any], out: TextIO) -> None:
     with conn.cursor(row_factory=dict_row) as cur:
-        waiting = cur.execute(sql.query("undispatched_events")).fetchone() or {}
-        rows = cur.execute(sql.query("endpoint_status")).fetchall()
+        waiting = cur.execute(sqlfiles.query("waiting_events")).fetchone() or {}
+        rows = cur.execute(sqlfiles.query("endpoint_status")).fetchall()
     out.write(
         f"events waiting for a listener: {waiting.get('events', 0)}"
         f" (oldest {_age(waiting.get('oldest_age'))})\n\n"

@@ -5,113 +5,107 @@ rows: the queue is read, a message sent, and the outcome recorded. A worker that
 rate limited or retrying delays nothing but its own endpoint.
 
 The queue is read only when something may be in it that the worker has not seen: at start, when
-poked (another process's fan-out, a test message, a reconnect), after a retry or an error, and
-on the poll timer. Deliveries that this process's own fan-out hands over, for an endpoint that
-had nothing else pending, are the whole queue: an idle worker sends them straight away.
+told to (another process's fan-out, a test message, a reconnect), after a retry or an error, and
+on the poll timer. Deliveries that this process's own fan-out gives it fresh, for an endpoint
+that had nothing else pending, are the whole queue: an idle worker sends them straight away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
-import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
-import sql
 from listener import logs
+from listener.backoff import Backoff, keep_running
 from listener.endpoints import Endpoint
 from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
 from listener.render import RenderContext, render
+from listener.senders import Senders
 from listener.settings import ListenerSettings
+from listener.store import HealthChange, QueueStore, SettledDelivery
 
-DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 RECORD_EVERY = 10
 RECORD_WITHIN = 0.1
 """Outcomes are written down in one statement once this many have gathered, or once the oldest
 has waited this many seconds: what a crash may send a second time."""
 
 
-class Sender(Protocol):
-    async def send(self, url: str, message: Message) -> Outcome: ...
-
-
 class EndpointWorker:
     def __init__(
         self,
         endpoint: Endpoint,
-        pool: AsyncConnectionPool[Any],
-        sender_for: Callable[[Endpoint], Sender],
+        store: QueueStore,
+        senders: Senders,
         settings: ListenerSettings,
     ) -> None:
         self.endpoint = endpoint
-        self._pool = pool
-        self._sender_for = sender_for
+        self._store = store
+        self._senders = senders
         self._settings = settings
         self._wake = asyncio.Event()
         self._must_read = True
         """Something may be pending that only a read of the queue will show."""
-        self._handed: list[Delivery] = []
+        self._fresh: list[Delivery] = []
+        """Deliveries the fan-out gave straight to this idle worker: its whole queue."""
         self._idle = False
-        """Waiting with nothing pending: handed deliveries are then the whole queue."""
+        """Waiting with nothing pending: fresh deliveries are then the whole queue."""
         self._sent_through = 0
-        """The highest delivery id sent or failed here: a hand-over that a read overtook (its
-        deliveries already sent) is dropped."""
+        """The highest delivery id sent or failed here: fresh deliveries that a read of the
+        queue overtook (already sent) are dropped."""
         self._stopping = False
         self._not_before = 0.0  # monotonic: the endpoint's rate limit holds requests until then
         self._unrecorded: list[tuple[Message, Outcome]] = []
         self._log = logs.get().bind(endpoint_id=endpoint.id)
 
-    def poke(self) -> None:
-        """Something may be waiting in the queue: read it now."""
+    @property
+    def idle(self) -> bool:
+        """Waiting with nothing pending (as far as this worker knows)."""
+        return self._idle
+
+    def read_queue_soon(self) -> None:
+        """Something may be waiting in the queue that only a read will show: read it now."""
         self._must_read = True
         self._wake.set()
 
-    def hand(self, deliveries: list[Delivery]) -> None:
+    def take_fresh(self, deliveries: list[Delivery]) -> None:
         """Deliveries just fanned out to this endpoint, which had nothing else pending.
 
         Only an idle worker can take them as they are; a busy one may be sending what came
         before them, so it reads its queue instead, in order.
         """
         if not self._idle:
-            self.poke()
+            self.read_queue_soon()
             return
-        self._handed.extend(deliveries)
+        self._fresh.extend(deliveries)
         self._wake.set()
 
     def update(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self.poke()
+        self.read_queue_soon()
 
     def stop(self) -> None:
         """Finish the message in flight, then return."""
         self._stopping = True
-        self.poke()
+        self.read_queue_soon()
 
     async def run(self) -> None:
-        failures = 0
-        while not self._stopping:
-            try:
-                wait = await self._drain()
-                failures = 0
-            except DATABASE_ERRORS as error:
-                failures += 1
-                wait = min(self._settings.poll_interval, 0.1 * 2**failures)
-                self._log.warning("worker.database_unavailable", error=str(error), retry_in=wait)
-            except Exception:
-                # A bug must not silently stop the endpoint: say so loudly and keep going.
-                failures += 1
-                wait = min(self._settings.poll_interval, 0.1 * 2**failures)
-                self._log.exception("worker.error", retry_in=wait)
-            if failures:
-                self._must_read = True  # whatever was in hand is still in the queue
-            await self._sleep(wait)
+        async def after_failure() -> None:
+            self._must_read = True  # whatever was in hand is still in the queue
+
+        await keep_running(
+            "worker",
+            self._drain_then_wait,
+            stopped=lambda: self._stopping,
+            backoff=Backoff(0.1, self._settings.poll_interval),
+            log=self._log,
+            after_failure=after_failure,
+        )
+
+    async def _drain_then_wait(self) -> None:
+        await self._sleep(await self._drain())
 
     async def _sleep(self, seconds: float) -> None:
         if self._stopping:
@@ -138,7 +132,7 @@ class EndpointWorker:
                 # The head is waiting out a retry; everything behind it waits too (in order).
                 self._must_read = True
                 return (deliveries[0].next_attempt_at - now).total_seconds()
-            due = _leading(deliveries, now)
+            due = _due_from_head(deliveries, now)
             if len(due) < len(deliveries):
                 self._must_read = True  # the rest is read again once due
             stale = self._settings.retry.expired(due[0].created_at, now)
@@ -159,9 +153,9 @@ class EndpointWorker:
         return 0.0
 
     async def _next_deliveries(self) -> list[Delivery]:
-        """What was handed over, else what the queue holds when it must be read, else nothing."""
-        handed, self._handed = self._handed, []
-        fresh = [d for d in handed if d.id > self._sent_through]
+        """Fresh deliveries, else what the queue holds when it must be read, else nothing."""
+        taken, self._fresh = self._fresh, []
+        fresh = [d for d in taken if d.id > self._sent_through]
         if fresh:
             return fresh
         if not self._must_read:
@@ -184,7 +178,7 @@ class EndpointWorker:
                     break
                 await self._hold_for_rate_limit()
                 endpoint = self.endpoint
-                outcome = await self._sender_for(endpoint).send(endpoint.url, message)
+                outcome = await self._senders.for_kind(endpoint.kind).send(endpoint.url, message)
                 if outcome.pause:
                     self._not_before = time.monotonic() + outcome.pause
                 self._unrecorded.append((message, outcome))
@@ -210,12 +204,7 @@ class EndpointWorker:
         await self._record_pending()
 
     async def _read_queue(self) -> list[Delivery]:
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                sql.query("next_deliveries"),
-                {"endpoint_id": self.endpoint.id, "limit": self._settings.queue_read},
-            )
-            return [Delivery(**row) for row in await cur.fetchall()]
+        return await self._store.next_deliveries(self.endpoint.id, self._settings.queue_read)
 
     async def _hold_for_rate_limit(self) -> None:
         wait = self._not_before - time.monotonic()
@@ -234,31 +223,35 @@ class EndpointWorker:
 
     async def _record(self, batch: list[tuple[Message, Outcome]]) -> None:
         now = datetime.now(UTC)
-        per_message = [self._settle(message, outcome, now) for message, outcome in batch]
-        rows = [row for settled in per_message for row in settled]
+        per_message = [
+            self._share_per_delivery(message, outcome, now) for message, outcome in batch
+        ]
+        rows = [row for shares in per_message for row in shares]
         # The endpoint's health counts attempts (messages), not the deliveries they carried.
-        attempts = [settled[0] for settled in per_message]
+        attempts = [shares[0] for shares in per_message]
         failures = [row for row in attempts if row.result is not Result.DELIVERED]
         succeeded = [n for n, row in enumerate(attempts) if row.result is Result.DELIVERED]
-        # Failures since the last success: the endpoint's run of bad luck goes on from there.
-        trailing = len(attempts) - 1 - succeeded[-1] if succeeded else len(attempts)
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                sql.query("record_outcomes"),
-                {
-                    "ids": [row.delivery.id for row in rows],
-                    "statuses": [_STATUS[row.result] for row in rows],
-                    "next_attempt_ats": [row.next_attempt_at for row in rows],
-                    "status_codes": [row.outcome.status_code for row in rows],
-                    "errors": [row.error for row in rows],
-                    "durations": [row.outcome.duration_ms for row in rows],
-                    "endpoint_id": self.endpoint.id,
-                    "any_success": bool(succeeded),
-                    "any_failure": bool(failures),
-                    "trailing_failures": trailing,
-                    "last_error": failures[-1].error if failures else None,
-                },
-            )
+        await self._store.record_outcomes(
+            self.endpoint.id,
+            [
+                SettledDelivery(
+                    delivery_id=row.delivery.id,
+                    status=_STATUS[row.result],
+                    next_attempt_at=row.next_attempt_at,
+                    status_code=row.outcome.status_code,
+                    error=row.error,
+                    duration_ms=row.outcome.duration_ms,
+                )
+                for row in rows
+            ],
+            HealthChange(
+                any_success=bool(succeeded),
+                any_failure=bool(failures),
+                # Failures since the last success: the endpoint's run of bad luck goes on.
+                trailing_failures=len(attempts) - 1 - succeeded[-1] if succeeded else len(attempts),
+                last_error=failures[-1].error if failures else None,
+            ),
+        )
         for row in rows:
             delivery, outcome = row.delivery, row.outcome
             context = {
@@ -283,7 +276,9 @@ class EndpointWorker:
             else:
                 self._log.error("delivery.failed", **context, error=row.error)
 
-    def _settle(self, message: Message, outcome: Outcome, now: datetime) -> list[_Row]:
+    def _share_per_delivery(
+        self, message: Message, outcome: Outcome, now: datetime
+    ) -> list[_Share]:
         """What an outcome makes of each delivery its message carried: a retry past the end of
         the schedule is a failure."""
         result, error = outcome.result, outcome.error
@@ -301,12 +296,12 @@ class EndpointWorker:
                     Result.FAILED,
                     f"gave up after {head.attempts + 1} attempts: {error}",
                 )
-        return [_Row(d, outcome, result, error, next_at) for d in message.deliveries]
+        return [_Share(d, outcome, result, error, next_at) for d in message.deliveries]
 
 
 @dataclass(frozen=True)
-class _Row:
-    """One delivery's share of an outcome, as it is written down."""
+class _Share:
+    """One delivery's share of an outcome."""
 
     delivery: Delivery
     outcome: Outcome
@@ -318,7 +313,7 @@ class _Row:
 _STATUS = {Result.DELIVERED: "delivered", Result.RETRY: "pending", Result.FAILED: "failed"}
 
 
-def _leading(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+def _due_from_head(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
     """The deliveries from the head of the queue up to the first that is not due yet."""
     due: list[Delivery] = []
     for delivery in deliveries:

@@ -1,15 +1,15 @@
 -- The listener's queries, by name. Each starts with `-- name: <name>` and a one-line comment;
--- sql/__init__.py loads them and the code calls them by name.
+-- tiltbob/sqlfiles.py loads them and the code calls them by name.
 
--- name: dispatch_events
--- Fan out a batch of undispatched events (sql/dispatch.sql): a row per new delivery.
+-- name: fan_out_events
+-- Fan out a batch of events not yet fanned out (tiltbob_fan_out): a row per new delivery.
 SELECT events, endpoint_id, handed_off, id, event_id, attempts, next_attempt_at, created_at,
        type, occurred_at, actor, snapshot
-  FROM tiltbob_dispatch(%(batch)s, %(origin)s);
+  FROM tiltbob_fan_out(%(batch)s, %(origin)s);
 
 -- name: notify_deliveries
 -- Wake every listener's workers: new deliveries were committed.
-SELECT pg_notify('tiltbob_deliveries', '');
+SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
@@ -19,9 +19,9 @@ SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types
 
 -- name: enqueue_test_message
 -- A test message: an event of the given type carrying sample data, delivered to one endpoint
--- only (already dispatched, so the fan-out leaves it alone). Returns the event's id.
+-- only (already fanned out, so the fan-out leaves it alone). Returns the event's id.
 WITH event AS (
-    INSERT INTO notification_events (type, actor, snapshot, dispatched_at)
+    INSERT INTO notification_events (type, actor, snapshot, fanned_out_at)
     VALUES (%(type)s, %(actor)s, %(snapshot)s, now())
     RETURNING id
 )
@@ -32,11 +32,11 @@ RETURNING event_id;
 -- name: try_lock_endpoint
 -- Become the one process that drives this endpoint (session advisory lock; released when the
 -- session ends, so a dead process's endpoints are taken over).
-SELECT pg_try_advisory_lock(7103, %(endpoint_id)s::int) AS locked;
+SELECT pg_try_advisory_lock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_id)s::int) AS locked;
 
 -- name: unlock_endpoint
 -- Stop driving this endpoint.
-SELECT pg_advisory_unlock(7103, %(endpoint_id)s::int) AS unlocked;
+SELECT pg_advisory_unlock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_id)s::int) AS unlocked;
 
 -- name: next_deliveries
 -- The oldest pending deliveries of one endpoint, in order, with what their messages need.
@@ -92,7 +92,7 @@ WITH outcome AS (
 SELECT count(*) FROM updated;
 
 -- name: prune
--- Forget finished deliveries, and dispatched events with nothing left pending, older than the cutoff.
+-- Forget finished deliveries, and fanned-out events with nothing left pending, older than the cutoff.
 WITH gone AS (
     DELETE FROM notification_deliveries
      WHERE status <> 'pending' AND finished_at < %(cutoff)s
@@ -100,7 +100,7 @@ WITH gone AS (
 ), events AS (
     -- Only events none of whose deliveries outlive this statement (the CTEs share a snapshot).
     DELETE FROM notification_events ev
-     WHERE ev.dispatched_at < %(cutoff)s
+     WHERE ev.fanned_out_at < %(cutoff)s
        AND NOT EXISTS (SELECT 1 FROM notification_deliveries d
                         WHERE d.event_id = ev.id AND d.id NOT IN (SELECT id FROM gone))
     RETURNING id
@@ -122,8 +122,8 @@ SELECT e.id, e.name, e.kind, e.enabled, e.url_hint,
  GROUP BY e.id, h.endpoint_id
  ORDER BY e.id;
 
--- name: undispatched_events
+-- name: waiting_events
 -- Events committed but not yet fanned out, for `tiltbob status`.
 SELECT count(*) AS events, now() - min(occurred_at) AS oldest_age
   FROM notification_events
- WHERE dispatched_at IS NULL;
+ WHERE fanned_out_at IS NULL;

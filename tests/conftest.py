@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 
 from tests.receiver import Receiver
 from tests.waiting import wait_until
-from tiltbob.events import EVENT_TYPES
+from tiltbob.catalogue import EVENT_TYPES
 from webapp.maintenance.models import Location, Machine, MachineStatus, Maintainer
 from webapp.notifications.models import Endpoint
 

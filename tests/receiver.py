@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -51,7 +52,8 @@ def _ok(seen: int) -> Reply:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.scheme = "https" if tls else "http"
         self.arrivals: list[Arrival] = []
         self._behaviours: dict[str, Behaviour] = {}
         self._lock = threading.Lock()
@@ -115,13 +117,15 @@ class Receiver:
                     super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", 0), Handler)
+        if tls:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def behave(self, path: str, behaviour: Behaviour) -> None:
         with self._lock:

@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import Block
 from listener.endpoints import Endpoint
 from listener.messages import Delivery, Message
 from listener.render import RenderContext, render
-from tests.shared import SHARED
-from tiltbob.events import EVENT_TYPES
+from tests.specs import DISCORD_OPENAPI
+from tiltbob.catalogue import EVENT_TYPES
 
 OCCURRED = datetime(2026, 11, 28, 15, 4, 7, tzinfo=UTC)
 NOW = datetime(2026, 11, 28, 15, 4, 9, tzinfo=UTC)
@@ -69,7 +69,7 @@ def rendered(kind: str, deliveries: list[Delivery], now: datetime = NOW) -> list
 
 @cache
 def discord_validator() -> jsonschema.Draft202012Validator:
-    spec = json.loads((SHARED / "discord-api-spec" / "openapi.json").read_text())
+    spec = json.loads(DISCORD_OPENAPI.read_text())
     schema = {**spec, "$ref": "#/components/schemas/IncomingWebhookRequestPartial"}
     return jsonschema.Draft202012Validator(schema)
 

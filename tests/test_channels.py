@@ -95,7 +95,7 @@ def test_discord_asks_to_wait_and_batches_a_queue(
                 [event, hook.endpoint.pk],
             )
         conn.execute(
-            "UPDATE notification_events SET dispatched_at = now() WHERE id = ANY(%s)", [events]
+            "UPDATE notification_events SET fanned_out_at = now() WHERE id = ANY(%s)", [events]
         )
     start_listener()
     wait_until(
@@ -125,7 +125,7 @@ def test_a_failed_batch_counts_as_one_failed_attempt_in_the_health(
                 [event, hook.endpoint.pk],
             )
         conn.execute(
-            "UPDATE notification_events SET dispatched_at = now() WHERE id = ANY(%s)", [events]
+            "UPDATE notification_events SET fanned_out_at = now() WHERE id = ANY(%s)", [events]
         )
     start_listener("--retry-first-delay", "0.2")
 

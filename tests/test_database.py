@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Outbox
 from tests.processes import psql
-from webapp.maintenance.models import LogEntry, LogKind, Machine, MachineStatus, ProblemType
+from webapp.maintenance.models import LogEntry, LogKind, Machine
 
 
 def test_plain_insert_of_a_problem_report_uses_database_defaults(
@@ -59,13 +59,6 @@ def test_invalid_values_are_refused_by_the_database(
             [machine.pk],
         )
     raw.rollback()
-
-
-def test_sql_labels_match_the_django_choices(raw: psycopg.Connection[Any]) -> None:
-    for value, label in MachineStatus.choices:
-        assert raw.execute("SELECT tiltbob_status_label(%s)", [value]).fetchone() == (label,)
-    for value, label in ProblemType.choices:
-        assert raw.execute("SELECT tiltbob_problem_type_label(%s)", [value]).fetchone() == (label,)
 
 
 def test_set_local_actor_names_who_did_it(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from typing import Any
 
 import jsonschema
 import yaml
 
-from tests.shared import PROJECT, SHARED
+from tests.processes import PROJECT
+from tests.specs import COMPOSE_SCHEMA
 
 
 def compose() -> dict[str, Any]:
@@ -18,7 +20,7 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_file_follows_the_compose_specification() -> None:
-    schema = json.loads((SHARED / "compose-spec" / "compose-spec.json").read_text())
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
     jsonschema.Draft7Validator.check_schema(schema)
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose()), key=str)
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
@@ -41,3 +43,17 @@ def test_every_compose_variable_is_documented() -> None:
     assert used, "no variables found"
     for variable in used:
         assert re.search(rf"#\s+{variable}\s", header), f"{variable} is not documented"
+
+
+def test_the_wheel_lists_every_package_and_installs_nothing_named_sql() -> None:
+    listed = set(
+        tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(PROJECT).parts)
+        for top in ("tiltbob", "webapp", "listener")
+        for init in (PROJECT / top).rglob("__init__.py")
+    }
+    # sql/ travels inside tiltbob (package-dir): it holds data, not Python.
+    assert listed == found | {"tiltbob.sql", "tiltbob.sql.migrations"}
+    assert not {name for name in listed if name.split(".")[0] == "sql"}

@@ -4,12 +4,17 @@ back, and what it refuses to carry from one endpoint to another."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import UTC, datetime
+from pathlib import Path
 
-from listener.http import BODY_LIMIT, HttpSender, http_session
+import pytest
+
+from listener.http import BODY_LIMIT, HttpSender, http_client
 from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
 from tests.receiver import Receiver, Reply
+from tests.test_channels import self_signed
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DELIVERY = Delivery(1, 1, 0, NOW, NOW, "problem_report.created", NOW, "ana", {})
@@ -26,7 +31,7 @@ def send_all(
     message = message or Message((DELIVERY,), b'{"x": 1}', {"content-type": "application/json"})
 
     async def go() -> list[Outcome]:
-        async with http_session(
+        async with http_client(
             connect_timeout=connect_timeout, read_timeout=read_timeout
         ) as session:
             sender = HttpSender(session, request_timeout=request_timeout)
@@ -109,3 +114,34 @@ def test_a_refused_connection_is_retried_with_a_reason_that_keeps_the_secret(
     assert outcome.result is Result.RETRY and outcome.status_code is None
     assert outcome.error is not None and outcome.error.startswith("ClientConnectorError")
     assert "very-secret-token" not in outcome.error
+
+
+def test_a_certificate_nobody_vouches_for_is_refused(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    untrusted = Receiver(tls=context)
+    try:
+        [outcome] = send_all([untrusted.url("/hook/very-secret-token")])
+    finally:
+        untrusted.close()
+    assert outcome.result is Result.RETRY and outcome.status_code is None
+    assert outcome.error is not None and "certificate" in outcome.error.lower()
+    assert untrusted.arrivals == []
+
+
+def test_proxy_settings_in_the_environment_are_ignored(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = Receiver()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.url(""))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        [outcome] = send_all([receiver.url("/direct")])
+    finally:
+        proxy.close()
+    assert outcome.result is Result.DELIVERED
+    assert [a.path for a in receiver.arrivals] == ["/direct"]
+    assert proxy.arrivals == []

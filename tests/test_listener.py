@@ -45,7 +45,7 @@ def attempts(db_url: str, delivery_id: int) -> list[dict[str, Any]]:
 def dispatched(db_url: str, event_id: int) -> bool:
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
-            "SELECT dispatched_at IS NOT NULL FROM notification_events WHERE id = %s", [event_id]
+            "SELECT fanned_out_at IS NOT NULL FROM notification_events WHERE id = %s", [event_id]
         ).fetchone()
     return bool(row and row[0])
 
@@ -499,7 +499,7 @@ def test_old_finished_deliveries_are_pruned(
     old, recent, waiting = insert_reports(db_url, machine, 3)
     with psycopg.connect(db_url) as conn:
         conn.execute(
-            "UPDATE notification_events SET dispatched_at = now() - interval '3 days'"
+            "UPDATE notification_events SET fanned_out_at = now() - interval '3 days'"
             " WHERE id = ANY(%s)",
             [[old, recent, waiting]],
         )

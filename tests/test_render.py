@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from listener.render.samples import snapshot
 from tests.rendering import (
     KINDS,
     NOW,
@@ -22,7 +21,8 @@ from tests.rendering import (
     delivery,
     rendered,
 )
-from tiltbob.events import EVENT_TYPES
+from tiltbob.catalogue import EVENT_TYPES
+from tiltbob.samples import snapshot
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = bool(os.environ.get("TILTBOB_UPDATE_GOLDEN"))

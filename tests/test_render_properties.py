@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from listener.render.samples import snapshot
 from tests.rendering import (
     SECRET,
     check_discord,
@@ -20,7 +19,8 @@ from tests.rendering import (
     delivery,
     rendered,
 )
-from tiltbob.events import EVENT_TYPES
+from tiltbob.catalogue import EVENT_TYPES
+from tiltbob.samples import snapshot
 
 NASTY = [
     "@everyone",

@@ -27,7 +27,7 @@ def django_config(database_url: str) -> dict[str, Any]:
     params = conninfo_to_dict(database_url)
     known = {"dbname", "user", "password", "host", "port"}
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "webapp.database",
         "NAME": params.get("dbname") or "",
         "USER": params.get("user") or "",
         "PASSWORD": params.get("password") or "",

@@ -13,6 +13,7 @@ from typing import Any
 
 from listener.messages import Delivery
 from listener.render.text import clean, one_line
+from tiltbob.catalogue import SUMMARIES, VISITOR
 
 TEST_NOTICE = "This is a test message from tiltbob: nothing happened to this machine."
 
@@ -77,7 +78,7 @@ def card(delivery: Delivery, site_url: str) -> Card:
             clean(_get(snap, "problem_report", "description") or "").strip(),
             "Description",
         )
-        reporter = one_line(_get(snap, "problem_report", "reporter")) or "Visitor"
+        reporter = one_line(_get(snap, "problem_report", "reporter")) or VISITOR
         facts = [("Location", location), ("Problem", problem), ("Reported by", reporter)]
     elif kind in {"problem_report.closed", "problem_report.reopened"}:
         closed = kind.endswith("closed")
@@ -95,7 +96,7 @@ def card(delivery: Delivery, site_url: str) -> Card:
         facts = [("Maintainers", maintainers), ("Work date", work_date), ("Logged by", actor)]
     elif kind == "machine.added":
         emoji, heading, color = "🆕", "New machine", 0x8E24AA
-        summary = "New machine added"
+        summary = SUMMARIES[kind]
         facts = [("Location", location), ("Added by", actor)]
     elif kind == "machine.status_changed":
         new = one_line(_get(snap, "change", "new"))

@@ -6,9 +6,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
+from tiltbob.catalogue import VISITOR
 from webapp.maintenance.models import Maintainer
-
-VISITOR = "Visitor"
 
 
 def maintainer_for(user: AbstractBaseUser) -> Maintainer:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from webapp.maintenance.models import (
     Location,
@@ -9,7 +8,6 @@ from webapp.maintenance.models import (
     LogEntryMaintainer,
     Machine,
     Maintainer,
-    NotificationEvent,
     ProblemReport,
 )
 
@@ -52,20 +50,3 @@ class LogEntryAdmin(admin.ModelAdmin[LogEntry]):
     list_filter = ("kind",)
     search_fields = ("text", "machine__name")
     inlines = (LogEntryMaintainerInline,)
-
-
-@admin.register(NotificationEvent)
-class NotificationEventAdmin(admin.ModelAdmin[NotificationEvent]):
-    """The outbox, read-only: the triggers write it and the listener consumes it."""
-
-    list_display = ("id", "type", "actor", "occurred_at", "dispatched_at")
-    list_filter = ("type",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

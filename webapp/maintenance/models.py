@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Now
 from django.urls import reverse
 
+from tiltbob.catalogue import VISITOR
+
 
 class CurrentDate(models.Func):
     """``CURRENT_DATE``, for a database default that is a date rather than a timestamp."""
@@ -142,7 +144,7 @@ class ProblemReport(models.Model):
             return self.reporter_name
         if self.reported_by is not None:
             return self.reported_by.display_name
-        return "Visitor"
+        return VISITOR
 
 
 class LogKind(models.TextChoices):
@@ -207,24 +209,3 @@ class LogEntryMaintainer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.maintainer} on log entry #{self.log_entry_id}"
-
-
-class NotificationEvent(models.Model):
-    """A row of the outbox (``sql/outbox.sql``); the SQL owns the table, Django only reads it."""
-
-    type = models.TextField()
-    occurred_at = models.DateTimeField()
-    actor = models.TextField()
-    machine_id = models.BigIntegerField(null=True)
-    problem_report_id = models.BigIntegerField(null=True)
-    log_entry_id = models.BigIntegerField(null=True)
-    snapshot = models.JSONField()
-    dispatched_at = models.DateTimeField(null=True)
-
-    class Meta:
-        managed = False
-        db_table = "notification_events"
-        ordering = ("-id",)
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.type}"

@@ -1,21 +1,23 @@
-"""Where notifications go (endpoints) and whether they go at all (switches).
+"""Where notifications go (endpoints) and whether they go at all (switches), which people edit
+and Django owns; and read-only maps of the notifier's tables, which the SQL owns.
 
-The listener reads these tables directly with SQL; any change to them fires a NOTIFY that
-makes every listener reload (``sql/config.sql``).
+The listener reads endpoints and switches directly with SQL; any change to them fires a NOTIFY
+that makes every listener reload (``sql/schema.sql``).
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
 
+from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES
 from tiltbob.endpoint_urls import URLCipher, guess_kind, mask, validate
-from tiltbob.events import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES
 
 MASTER_SWITCH = "master"
 
@@ -105,96 +107,101 @@ class Switch(models.Model):
         cls.objects.update_or_create(name=name, defaults={"enabled": enabled})
 
 
+# -- The notifier's runtime tables: created and written by SQL (sql/schema.sql), read here. --
+
+
+class ReadOnlyModel(models.Model):
+    """A table the SQL owns: Django maps it for reading and never writes it."""
+
+    class Meta:
+        abstract = True
+        managed = False
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{self._meta.db_table} is written by the notifier's SQL, not by Django")
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError(f"{self._meta.db_table} is written by the notifier's SQL, not by Django")
+
+
+class Event(ReadOnlyModel):
+    """A row of the outbox: written by the capture triggers, fanned out by the listener."""
+
+    type = models.TextField()
+    occurred_at = models.DateTimeField()
+    actor = models.TextField()
+    machine_id = models.BigIntegerField(null=True)
+    problem_report_id = models.BigIntegerField(null=True)
+    log_entry_id = models.BigIntegerField(null=True)
+    snapshot = models.JSONField()
+    fanned_out_at = models.DateTimeField(null=True)
+
+    class Meta(ReadOnlyModel.Meta):
+        db_table = "notification_events"
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type}"
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
 
 
-class Delivery(models.Model):
+class Delivery(ReadOnlyModel):
     """One event for one endpoint: written by the listener's fan-out, worked off by the
-    endpoint's worker (``sql/queries.sql``)."""
+    endpoint's worker."""
 
-    # No index of its own: notification_deliveries_once (event, endpoint) leads with it, and
-    # every index is one more write per delivery on the hot path.
-    event = models.ForeignKey(
-        "maintenance.NotificationEvent",
-        on_delete=models.CASCADE,
-        related_name="deliveries",
-        db_index=False,
-    )
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # DO_NOTHING: the database cascades (the foreign keys are the SQL's own).
+    event = models.ForeignKey(Event, on_delete=models.DO_NOTHING, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.DO_NOTHING, related_name="deliveries")
     # pending: to be sent (again) from next_attempt_at; delivered and failed are final.
-    status = models.CharField(
-        max_length=10,
-        choices=DeliveryStatus.choices,
-        default=DeliveryStatus.PENDING,
-        db_default=DeliveryStatus.PENDING,
-    )
-    attempts = models.IntegerField(default=0, db_default=0)
-    next_attempt_at = models.DateTimeField(db_default=Now())
-    created_at = models.DateTimeField(db_default=Now())
-    finished_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.IntegerField(null=True, blank=True)
+    status = models.TextField(choices=DeliveryStatus.choices)
+    attempts = models.IntegerField()
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
+    last_status_code = models.IntegerField(null=True)
     # A short reason, never the URL.
-    last_error = models.TextField(null=True, blank=True)
+    last_error = models.TextField(null=True)
 
-    class Meta:
+    class Meta(ReadOnlyModel.Meta):
         db_table = "notification_deliveries"
         verbose_name_plural = "deliveries"
-        constraints = [
-            models.UniqueConstraint(
-                fields=("event", "endpoint"), name="notification_deliveries_once"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(status__in=DeliveryStatus.values),
-                name="notification_deliveries_status_valid",
-            ),
-        ]
-        indexes = [
-            # Each endpoint's worker reads its queue in order.
-            models.Index(
-                fields=("endpoint", "id"),
-                condition=models.Q(status=DeliveryStatus.PENDING),
-                name="notification_deliveries_queue",
-            ),
-            # Pruning finds old finished rows.
-            models.Index(
-                fields=("finished_at",),
-                condition=~models.Q(status=DeliveryStatus.PENDING),
-                name="notification_deliveries_done",
-            ),
-        ]
+        ordering = ("-id",)
 
     def __str__(self) -> str:
         return f"event {self.event_id} → endpoint {self.endpoint_id}: {self.status}"
 
 
-class Attempt(models.Model):
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_set")
-    attempted_at = models.DateTimeField(db_default=Now())
+class Attempt(ReadOnlyModel):
+    delivery = models.ForeignKey(Delivery, on_delete=models.DO_NOTHING, related_name="attempt_set")
+    attempted_at = models.DateTimeField()
     # NULL when no HTTP answer came (timeout, connection refused).
-    status_code = models.IntegerField(null=True, blank=True)
-    error = models.TextField(null=True, blank=True)
+    status_code = models.IntegerField(null=True)
+    error = models.TextField(null=True)
     duration_ms = models.FloatField()
 
-    class Meta:
+    class Meta(ReadOnlyModel.Meta):
         db_table = "notification_attempts"
+        ordering = ("-id",)
 
     def __str__(self) -> str:
         return f"attempt on delivery {self.delivery_id}: {self.status_code or self.error}"
 
 
-class EndpointHealth(models.Model):
+class EndpointHealth(ReadOnlyModel):
     endpoint = models.OneToOneField(
-        Endpoint, on_delete=models.CASCADE, primary_key=True, related_name="health"
+        Endpoint, on_delete=models.DO_NOTHING, primary_key=True, related_name="health"
     )
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.IntegerField(default=0, db_default=0)
-    last_error = models.TextField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True)
+    last_failure_at = models.DateTimeField(null=True)
+    consecutive_failures = models.IntegerField()
+    last_error = models.TextField(null=True)
 
-    class Meta:
+    class Meta(ReadOnlyModel.Meta):
         db_table = "notification_endpoint_health"
 
     def __str__(self) -> str:

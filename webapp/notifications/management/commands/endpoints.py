@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
 from tiltbob.endpoint_urls import InvalidEndpointURL
-from tiltbob.events import ENDPOINT_KINDS, EVENT_TYPES
 from webapp.notifications.models import Endpoint
-from webapp.notifications.test_messages import send_test_message
+from webapp.notifications.sample_messages import send_test_message
 
 
 def event_list(text: str) -> list[str]:

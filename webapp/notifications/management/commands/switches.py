@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tiltbob.events import EVENT_TYPES
+from tiltbob.catalogue import EVENT_TYPES
 from webapp.notifications.models import MASTER_SWITCH, Switch
 
 ON_OFF = {"on": True, "off": False}

@@ -7,8 +7,8 @@ from typing import Any
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
-import sql
-from listener.render.samples import snapshot
+from tiltbob import sqlfiles
+from tiltbob.samples import snapshot
 from webapp.notifications.models import Endpoint
 
 
@@ -22,8 +22,8 @@ def send_test_message(endpoint: Endpoint, event_type: str, *, actor: str) -> int
         "endpoint_id": endpoint.pk,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql.query("enqueue_test_message"), params)
+        cursor.execute(sqlfiles.query("enqueue_test_message"), params)
         row = cursor.fetchone()
-        cursor.execute(sql.query("notify_deliveries"))
+        cursor.execute(sqlfiles.query("notify_deliveries"))
     assert row is not None
     return int(row[0])

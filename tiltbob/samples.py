@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiltbob.events import EVENT_TYPES
+from tiltbob.catalogue import EVENT_TYPES, VISITOR, summary
 
 _MACHINE = {
     "id": 1,
@@ -35,7 +35,7 @@ _ENTRY = {
 
 
 def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
-    """A snapshot shaped like the ones capture.sql writes (docs/events.md)."""
+    """A snapshot shaped like the ones the capture triggers write (docs/events.md)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     snap: dict[str, Any] = {
@@ -50,15 +50,15 @@ def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
     }
     if event_type == "problem_report.created":
         snap.update(
-            summary="New problem report: Stuck ball",
-            actor="Visitor",
+            summary=summary(event_type, "Stuck ball"),
+            actor=VISITOR,
             problem_report=dict(_REPORT),
             url_path="/problem-reports/12/",
         )
     elif event_type in {"problem_report.closed", "problem_report.reopened"}:
         closed = event_type.endswith("closed")
         snap.update(
-            summary="Problem report closed" if closed else "Problem report reopened",
+            summary=summary(event_type),
             note="Freed the ball; the gate's diverter was sticking." if closed else "Stuck again.",
             problem_report={**_REPORT, "status": "closed" if closed else "open"},
             log_entry={
@@ -74,17 +74,17 @@ def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
             url_path="/problem-reports/12/",
         )
     elif event_type == "log_entry.created":
-        snap.update(summary="Work logged", log_entry=dict(_ENTRY), url_path="/logs/34/")
+        snap.update(summary=summary(event_type), log_entry=dict(_ENTRY), url_path="/logs/34/")
     elif event_type == "machine.added":
         snap.update(
-            summary="New machine added",
+            summary=summary(event_type),
             machine={**_MACHINE, "status": "unknown", "status_label": "Unknown"},
             log_entry={**_ENTRY, "id": 36, "kind": "machine_added", "maintainers": []},
             url_path="/logs/36/",
         )
     elif event_type == "machine.status_changed":
         snap.update(
-            summary="Status: Good → Broken",
+            summary=summary(event_type, "Good", "Broken"),
             note="Right flipper dead.",
             change={
                 "field": "status",
@@ -98,7 +98,7 @@ def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
         )
     elif event_type == "machine.location_changed":
         snap.update(
-            summary="Location: Floor 1 → Floor 2",
+            summary=summary(event_type, "Floor 1", "Floor 2"),
             location={"id": 2, "name": "Floor 2"},
             change={
                 "field": "location",

@@ -1,5 +1,118 @@
--- Event capture: triggers on the maintenance tables write the automatic log entries and the
--- outbox rows (outbox.sql), so a change made by the web app, a script or psql notifies alike.
+-- The whole current schema of the SQL-owned parts of tiltbob, for reading (and for a DBA who
+-- installs by hand, after Django's tables: `tiltbob migrate` is the usual way).
+--
+-- sql/migrations/ builds the same thing step by step; a test holds this file equal to them.
+-- A change goes into a new migration file *and* here.
+
+
+-- The catalogue: the names this SQL shares with the Python side (tiltbob/catalogue.py), each
+-- defined once here; tests/test_catalogue.py holds the two equal. IMMUTABLE, so a constant key
+-- is folded when a query is planned.
+CREATE FUNCTION tiltbob_catalogue(key text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE key
+        -- NOTIFY channels; a payload only says "look again" (or, on deliveries, who fanned out).
+        WHEN 'channel.events' THEN 'tiltbob'
+        WHEN 'channel.config' THEN 'tiltbob_config'
+        WHEN 'channel.deliveries' THEN 'tiltbob_deliveries'
+        -- Advisory lock classes: driving one endpoint (session lock), taking turns to fan out.
+        WHEN 'lock.endpoint' THEN '7103'
+        WHEN 'lock.fan_out' THEN '7104'
+        -- Who reported, when a visitor gave no name.
+        WHEN 'visitor' THEN 'Visitor'
+        -- An event's one-line summary (format(): %s are the old and new labels, or the problem type).
+        WHEN 'summary.problem_report.created' THEN 'New problem report: %s'
+        WHEN 'summary.problem_report.closed' THEN 'Problem report closed'
+        WHEN 'summary.problem_report.reopened' THEN 'Problem report reopened'
+        WHEN 'summary.log_entry.created' THEN 'Work logged'
+        WHEN 'summary.machine.added' THEN 'New machine added'
+        WHEN 'summary.machine.status_changed' THEN 'Status: %s → %s'
+        WHEN 'summary.machine.location_changed' THEN 'Location: %s → %s'
+    END
+$$;
+
+
+-- The notifier's tables: written by the triggers and the listener, read by the admin. ---------
+
+-- The outbox: one row per event, written in the writer's transaction.
+CREATE TABLE notification_events (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    type              text        NOT NULL,
+    occurred_at       timestamptz NOT NULL DEFAULT now(),
+    -- tiltbob.actor of the writing transaction, or the database role.
+    actor             text        NOT NULL,
+    -- What the event concerns. No foreign keys: an event outlives what it speaks of.
+    machine_id        bigint,
+    problem_report_id bigint,
+    log_entry_id      bigint,
+    -- Everything the message needs (names, labels, old and new values, the link's path), as the
+    -- writing transaction left it at COMMIT.
+    snapshot          jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    -- Set by the listener's fan-out, in the transaction that writes the event's deliveries.
+    fanned_out_at     timestamptz
+);
+
+COMMENT ON TABLE notification_events IS
+    'tiltbob outbox: written by triggers, fanned out to endpoints by the listener';
+
+-- The fan-out scans only what is still to be fanned out.
+CREATE INDEX notification_events_pending ON notification_events (id) WHERE fanned_out_at IS NULL;
+
+-- One event for one endpoint: written by the fan-out, worked off by the endpoint's worker.
+CREATE TABLE notification_deliveries (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id         bigint      NOT NULL REFERENCES notification_events ON DELETE CASCADE,
+    endpoint_id      bigint      NOT NULL REFERENCES notification_endpoints ON DELETE CASCADE,
+    -- pending: to be sent (again) from next_attempt_at; delivered and failed are final.
+    status           text        NOT NULL DEFAULT 'pending'
+                                 CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts         integer     NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz,
+    last_status_code integer,
+    -- A short reason, never the URL.
+    last_error       text,
+    -- Leads with event_id, so the event's foreign key needs no index of its own (one index
+    -- fewer to write per delivery).
+    CONSTRAINT notification_deliveries_once UNIQUE (event_id, endpoint_id)
+);
+
+-- Each endpoint's worker reads its queue in order.
+CREATE INDEX notification_deliveries_queue
+    ON notification_deliveries (endpoint_id, id) WHERE status = 'pending';
+-- The prune finds old finished rows; a deleted endpoint's rows are found by the queue index or this.
+CREATE INDEX notification_deliveries_done
+    ON notification_deliveries (finished_at) WHERE status <> 'pending';
+CREATE INDEX notification_deliveries_endpoint ON notification_deliveries (endpoint_id);
+
+-- Every attempt to send a delivery, for the admin's history.
+CREATE TABLE notification_attempts (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id  bigint           NOT NULL REFERENCES notification_deliveries ON DELETE CASCADE,
+    attempted_at timestamptz      NOT NULL DEFAULT now(),
+    -- NULL when no HTTP answer came (timeout, connection refused).
+    status_code  integer,
+    error        text,
+    duration_ms  double precision NOT NULL
+);
+
+CREATE INDEX notification_attempts_delivery ON notification_attempts (delivery_id);
+
+-- How each endpoint has been doing lately.
+CREATE TABLE notification_endpoint_health (
+    endpoint_id          bigint      PRIMARY KEY REFERENCES notification_endpoints ON DELETE CASCADE,
+    last_success_at      timestamptz,
+    last_failure_at      timestamptz,
+    consecutive_failures integer     NOT NULL DEFAULT 0,
+    last_error           text
+);
+
+
+-- Event capture. --------------------------------------------------------------------------------
+--
+-- Triggers on the maintenance tables write the automatic log entries and the outbox rows, so a
+-- change made by the web app, a script or psql notifies alike.
 --
 -- Every event's snapshot is built at COMMIT, from the transaction's final state (names, labels,
 -- maintainers attached after an INSERT), by deferred constraint triggers; they also wake the
@@ -15,13 +128,11 @@
 --   tiltbob.actor     who did it, as shown in messages (default: the database role)
 --   tiltbob.actor_id  the maintainers.id behind it (recorded as created_by of automatic entries)
 --   tiltbob.note      a note for the automatic log entry of the next change (then cleared)
---
--- Idempotent: safe to run again.
 
 
 -- Labels shown to people; equal to the Django choices (a test holds them together). ---------
 
-CREATE OR REPLACE FUNCTION tiltbob_status_label(status text) RETURNS text
+CREATE FUNCTION tiltbob_status_label(status text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE status
         WHEN 'good' THEN 'Good'
@@ -32,7 +143,7 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
-CREATE OR REPLACE FUNCTION tiltbob_problem_type_label(problem_type text) RETURNS text
+CREATE FUNCTION tiltbob_problem_type_label(problem_type text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE problem_type
         WHEN 'stuck_ball' THEN 'Stuck ball'
@@ -46,14 +157,14 @@ $$;
 
 -- Who and why, from the transaction's settings. -----------------------------------------------
 
-CREATE OR REPLACE FUNCTION tiltbob_actor() RETURNS text
+CREATE FUNCTION tiltbob_actor() RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(btrim(current_setting('tiltbob.actor', true)), ''), current_user::text)
 $$;
 
 -- A maintainer id that does not parse or does not exist is ignored, never an error: a bad
 -- setting must not make a writer's COMMIT fail.
-CREATE OR REPLACE FUNCTION tiltbob_actor_id() RETURNS bigint
+CREATE FUNCTION tiltbob_actor_id() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     raw text := btrim(coalesce(current_setting('tiltbob.actor_id', true), ''));
@@ -66,7 +177,7 @@ END
 $$;
 
 -- The note for this change, consumed: the next change in the transaction starts without it.
-CREATE OR REPLACE FUNCTION tiltbob_take_note() RETURNS text
+CREATE FUNCTION tiltbob_take_note() RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     note text := btrim(coalesce(current_setting('tiltbob.note', true), ''));
@@ -81,7 +192,7 @@ $$;
 
 -- Step 1 helpers. -----------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION tiltbob_auto_log_entry(
+CREATE FUNCTION tiltbob_auto_log_entry(
     machine bigint, report bigint, entry_kind text, summary text, note text
 ) RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
@@ -92,7 +203,7 @@ LANGUAGE sql VOLATILE AS $$
     RETURNING id
 $$;
 
-CREATE OR REPLACE FUNCTION tiltbob_enqueue(
+CREATE FUNCTION tiltbob_enqueue(
     event_type text, machine bigint, report bigint, entry bigint, change jsonb
 ) RETURNS void
 LANGUAGE sql VOLATILE AS $$
@@ -104,7 +215,7 @@ $$;
 
 -- Step 1: the row triggers. -------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION tiltbob_touch_updated_at() RETURNS trigger
+CREATE FUNCTION tiltbob_touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     NEW.updated_at := now();
@@ -112,7 +223,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION tiltbob_capture_machine() RETURNS trigger
+CREATE FUNCTION tiltbob_capture_machine() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     note text;
@@ -120,7 +231,8 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         note := tiltbob_take_note();
-        entry := tiltbob_auto_log_entry(NEW.id, NULL, 'machine_added', 'New machine added', note);
+        entry := tiltbob_auto_log_entry(
+            NEW.id, NULL, 'machine_added', tiltbob_catalogue('summary.machine.added'), note);
         PERFORM tiltbob_enqueue('machine.added', NEW.id, NULL, entry,
                                 jsonb_build_object('note', note));
         RETURN NULL;
@@ -135,7 +247,8 @@ BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         entry := tiltbob_auto_log_entry(
             NEW.id, NULL, 'status_changed',
-            format('Status: %s → %s', tiltbob_status_label(OLD.status), tiltbob_status_label(NEW.status)),
+            format(tiltbob_catalogue('summary.machine.status_changed'),
+                   tiltbob_status_label(OLD.status), tiltbob_status_label(NEW.status)),
             note);
         PERFORM tiltbob_enqueue('machine.status_changed', NEW.id, NULL, entry,
             jsonb_build_object('field', 'status', 'old', OLD.status, 'new', NEW.status, 'note', note));
@@ -144,7 +257,7 @@ BEGIN
     IF NEW.location_id IS DISTINCT FROM OLD.location_id THEN
         entry := tiltbob_auto_log_entry(
             NEW.id, NULL, 'location_changed',
-            format('Location: %s → %s',
+            format(tiltbob_catalogue('summary.machine.location_changed'),
                    (SELECT name FROM locations WHERE id = OLD.location_id),
                    (SELECT name FROM locations WHERE id = NEW.location_id)),
             note);
@@ -156,7 +269,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION tiltbob_capture_problem_report() RETURNS trigger
+CREATE FUNCTION tiltbob_capture_problem_report() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     note text;
@@ -183,15 +296,12 @@ END
 $$;
 
 
-
 -- Step 2: at COMMIT, the snapshot from the final state, and the wake-up. -----------------------
 
-DROP FUNCTION IF EXISTS tiltbob_event_snapshot(notification_events);
-DROP FUNCTION IF EXISTS tiltbob_capture_log_entry() CASCADE;
 
 -- The snapshot of one event, from the current state of what it concerns; NULL when that was
 -- deleted in the same transaction (nothing left to announce).
-CREATE OR REPLACE FUNCTION tiltbob_event_snapshot(
+CREATE FUNCTION tiltbob_event_snapshot(
     event_type text, event_actor text, machine_ref bigint, report_ref bigint, entry_ref bigint,
     event_change jsonb
 ) RETURNS jsonb
@@ -221,7 +331,7 @@ BEGIN
                    'problem_type_label', tiltbob_problem_type_label(r.problem_type),
                    'description', r.description,
                    'reporter_name', r.reporter_name,
-                   'reporter', coalesce(nullif(btrim(r.reporter_name), ''), rm.display_name, 'Visitor'),
+                   'reporter', coalesce(nullif(btrim(r.reporter_name), ''), rm.display_name, tiltbob_catalogue('visitor')),
                    'status', r.status,
                    'created_at', r.created_at)
           INTO report
@@ -262,18 +372,12 @@ BEGIN
             'new_label', (SELECT name FROM locations WHERE id = (change ->> 'new')::bigint));
     END IF;
 
-    summary := CASE event_type
-        WHEN 'problem_report.created' THEN 'New problem report: ' || (report ->> 'problem_type_label')
-        WHEN 'problem_report.closed' THEN 'Problem report closed'
-        WHEN 'problem_report.reopened' THEN 'Problem report reopened'
-        WHEN 'log_entry.created' THEN 'Work logged'
-        WHEN 'machine.added' THEN 'New machine added'
-        WHEN 'machine.status_changed' THEN
-            format('Status: %s → %s', change ->> 'old_label', change ->> 'new_label')
-        WHEN 'machine.location_changed' THEN
-            format('Location: %s → %s', change ->> 'old_label', change ->> 'new_label')
-        ELSE event_type
-    END;
+    summary := format(coalesce(tiltbob_catalogue('summary.' || event_type), event_type),
+                      CASE event_type
+                          WHEN 'problem_report.created' THEN report ->> 'problem_type_label'
+                          ELSE change ->> 'old_label'
+                      END,
+                      change ->> 'new_label');
 
     RETURN jsonb_build_object(
         'type', event_type,
@@ -293,7 +397,7 @@ END
 $$;
 
 -- A new problem report or work log: the whole outbox row, written at COMMIT.
-CREATE OR REPLACE FUNCTION tiltbob_announce(
+CREATE FUNCTION tiltbob_announce(
     event_type text, machine_ref bigint, report_ref bigint, entry_ref bigint
 ) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -306,12 +410,12 @@ BEGIN
                (type, actor, machine_id, problem_report_id, log_entry_id, snapshot)
         VALUES (event_type, actor, machine_ref, report_ref, entry_ref, filled);
         -- A constant payload: PostgreSQL folds identical notifications to one per transaction.
-        PERFORM pg_notify('tiltbob', '');
+        PERFORM pg_notify(tiltbob_catalogue('channel.events'), '');
     END IF;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION tiltbob_announce_problem_report() RETURNS trigger
+CREATE FUNCTION tiltbob_announce_problem_report() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     machine_ref bigint;
@@ -326,7 +430,7 @@ $$;
 
 -- Only work logged by a person is announced as log_entry.created: the automatic entries are
 -- announced by the event that wrote them (one action, one notification).
-CREATE OR REPLACE FUNCTION tiltbob_announce_log_entry() RETURNS trigger
+CREATE FUNCTION tiltbob_announce_log_entry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     current log_entries;
@@ -340,7 +444,7 @@ END
 $$;
 
 -- A change's pending outbox row, completed at COMMIT.
-CREATE OR REPLACE FUNCTION tiltbob_complete_event() RETURNS trigger
+CREATE FUNCTION tiltbob_complete_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     filled jsonb := tiltbob_event_snapshot(
@@ -353,7 +457,7 @@ BEGIN
     END IF;
     UPDATE notification_events SET snapshot = filled WHERE id = NEW.id;
     -- A constant payload: PostgreSQL folds identical notifications to one per transaction.
-    PERFORM pg_notify('tiltbob', '');
+    PERFORM pg_notify(tiltbob_catalogue('channel.events'), '');
     RETURN NULL;
 END
 $$;
@@ -361,35 +465,137 @@ $$;
 
 -- The triggers. --------------------------------------------------------------------------------
 
-DROP TRIGGER IF EXISTS touch_updated_at ON machines;
 CREATE TRIGGER touch_updated_at BEFORE UPDATE ON machines
     FOR EACH ROW EXECUTE FUNCTION tiltbob_touch_updated_at();
 
-DROP TRIGGER IF EXISTS touch_updated_at ON problem_reports;
 CREATE TRIGGER touch_updated_at BEFORE UPDATE ON problem_reports
     FOR EACH ROW EXECUTE FUNCTION tiltbob_touch_updated_at();
 
-DROP TRIGGER IF EXISTS capture_event ON machines;
 CREATE TRIGGER capture_event AFTER INSERT OR UPDATE OF status, location_id ON machines
     FOR EACH ROW EXECUTE FUNCTION tiltbob_capture_machine();
 
-DROP TRIGGER IF EXISTS capture_event ON problem_reports;
 CREATE TRIGGER capture_event AFTER UPDATE OF status ON problem_reports
     FOR EACH ROW EXECUTE FUNCTION tiltbob_capture_problem_report();
 
-DROP TRIGGER IF EXISTS announce_event ON problem_reports;
 CREATE CONSTRAINT TRIGGER announce_event AFTER INSERT ON problem_reports
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION tiltbob_announce_problem_report();
 
-DROP TRIGGER IF EXISTS capture_event ON log_entries;
-DROP TRIGGER IF EXISTS announce_event ON log_entries;
 CREATE CONSTRAINT TRIGGER announce_event AFTER INSERT ON log_entries
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.kind = 'manual') EXECUTE FUNCTION tiltbob_announce_log_entry();
 
 -- Only pending rows: complete events (and test messages, which carry sample data) are left alone.
-DROP TRIGGER IF EXISTS complete_event ON notification_events;
 CREATE CONSTRAINT TRIGGER complete_event AFTER INSERT ON notification_events
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.snapshot ? 'pending') EXECUTE FUNCTION tiltbob_complete_event();
+
+
+-- Notification configuration: any change tells every listener to reload. ---------------------
+-- The tables (notification_endpoints, notification_switches) are Django's: people edit them.
+
+-- Any change to endpoints or switches tells every listener to reload its cached config.
+CREATE FUNCTION tiltbob_config_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(tiltbob_catalogue('channel.config'), '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON notification_endpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION tiltbob_config_changed();
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON notification_switches
+    FOR EACH STATEMENT EXECUTE FUNCTION tiltbob_config_changed();
+
+
+-- The listener's fan-out, as one function so that a wake-up costs one round trip. -------------
+
+-- Claim a batch of not yet fanned-out events (FOR UPDATE SKIP LOCKED), fan each out to every enabled
+-- endpoint subscribed to its type (the master and event-type switches read now), and mark the
+-- batch fanned out. Fan-outs take turns (a transaction-level advisory lock), so each endpoint's
+-- queue follows the events' commit order.
+--
+-- Returns a row per new delivery, each with the number of events claimed. For an endpoint that
+-- had nothing pending before, the row carries the whole delivery and its event (handed_off):
+-- those deliveries are its entire queue, and an idle worker sends them without reading it. For
+-- any other endpoint one row names it, and its worker reads its queue. No delivery at all: one
+-- row with the count alone.
+--
+-- If deliveries were written, every listener is told on tiltbob_deliveries; the payload is the
+-- caller's origin, so the caller can tell its own fan-outs (which it has just seen) from others'.
+CREATE FUNCTION tiltbob_fan_out(batch integer, origin text)
+RETURNS TABLE (
+    events          integer,
+    endpoint_id     bigint,
+    handed_off      boolean,
+    id              bigint,
+    event_id        bigint,
+    attempts        integer,
+    next_attempt_at timestamptz,
+    created_at      timestamptz,
+    type            text,
+    occurred_at     timestamptz,
+    actor           text,
+    snapshot        jsonb
+)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    wrote boolean := false;
+BEGIN
+    -- Taken before the statement below starts, so that its snapshot sees every earlier fan-out.
+    PERFORM pg_advisory_xact_lock(tiltbob_catalogue('lock.fan_out')::int, 0);
+    FOR events, endpoint_id, handed_off, id, event_id, attempts, next_attempt_at, created_at,
+        type, occurred_at, actor, snapshot IN
+        WITH claimed AS (
+            SELECT id, type, occurred_at, actor, snapshot
+              FROM notification_events
+             WHERE fanned_out_at IS NULL
+             ORDER BY id
+             LIMIT batch
+               FOR UPDATE SKIP LOCKED
+        ), fanned AS (
+            INSERT INTO notification_deliveries (event_id, endpoint_id)
+            SELECT c.id, e.id
+              FROM claimed c
+              JOIN notification_endpoints e ON e.enabled AND c.type = ANY (e.event_types)
+              LEFT JOIN notification_switches s ON s.name = c.type  -- no row: on
+             WHERE coalesce(s.enabled, true)
+               AND NOT EXISTS (SELECT FROM notification_switches m
+                                WHERE m.name = 'master' AND NOT m.enabled)
+             ORDER BY c.id, e.id
+                ON CONFLICT (event_id, endpoint_id) DO NOTHING
+            RETURNING id, event_id, endpoint_id, attempts, next_attempt_at, created_at
+        ), marked AS (
+            UPDATE notification_events SET fanned_out_at = now()
+             WHERE id IN (SELECT id FROM claimed)
+            RETURNING id
+        ), claimed_count AS (
+            SELECT count(*)::integer AS events FROM marked
+        ), endpoints AS (
+            -- This statement's snapshot does not see its own inserts: what it finds pending
+            -- was there before.
+            SELECT DISTINCT f.endpoint_id,
+                   NOT EXISTS (SELECT FROM notification_deliveries o
+                                WHERE o.endpoint_id = f.endpoint_id AND o.status = 'pending')
+                       AS handed_off
+              FROM fanned f
+        )
+        SELECT n.events, p.endpoint_id, p.handed_off, f.id, f.event_id, f.attempts,
+               f.next_attempt_at, f.created_at, c.type, c.occurred_at, c.actor, c.snapshot
+          FROM claimed_count n
+          LEFT JOIN endpoints p ON true
+          LEFT JOIN fanned f ON p.handed_off AND f.endpoint_id = p.endpoint_id
+          LEFT JOIN claimed c ON c.id = f.event_id
+         ORDER BY p.endpoint_id, f.id
+    LOOP
+        wrote := wrote OR endpoint_id IS NOT NULL;
+        RETURN NEXT;
+    END LOOP;
+    IF wrote THEN
+        PERFORM pg_notify(tiltbob_catalogue('channel.deliveries'), origin);
+    END IF;
+END
+$$;

@@ -1,0 +1,222 @@
+"""One endpoint's worker on its own, with an in-memory queue and a sender that only records:
+the hand-over of fresh deliveries, the order, a retry holding the queue, batched outcomes and
+the endpoint's failure count. Fast: no database, no network, no process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from listener.endpoints import Endpoint
+from listener.messages import Delivery, Message
+from listener.outcome import Outcome, Result
+from listener.retry import RetryPolicy
+from listener.senders import Senders
+from listener.settings import ListenerSettings
+from listener.store import HealthChange, SettledDelivery
+from listener.worker import RECORD_EVERY, EndpointWorker
+from tests.waiting import until
+from tiltbob.catalogue import EVENT_TYPES
+
+ENDPOINT = Endpoint(1, "crew", "json", "https://example.org/hook", True, EVENT_TYPES)
+SETTINGS = ListenerSettings(
+    database_url="",
+    site_url="https://museum.example.org",
+    secret_keys=(),
+    poll_interval=30.0,  # no poll timer within a test: every read is caused by the test
+    retry=RetryPolicy(first_delay=0.02, max_delay=0.05),
+)
+DELIVERED = Outcome(Result.DELIVERED, 200, None, 1.0)
+SERVER_ERROR = Outcome(Result.RETRY, 500, "500 server error", 1.0)
+GONE = Outcome(Result.FAILED, 404, "404 not found", 1.0)
+
+
+def delivery(n: int) -> Delivery:
+    now = datetime.now(UTC)
+    return Delivery(n, 100 + n, 0, now, now, "problem_report.created", now, "Ana", {})
+
+
+class FakeQueue:
+    """The endpoint's rows as the store keeps them: pending until an outcome says otherwise."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Delivery] = {}
+        self.status: dict[int, str] = {}
+        self.reads = 0
+        self.recorded: list[list[SettledDelivery]] = []
+        self.consecutive_failures: list[int] = []
+
+    def add(self, *ns: int) -> list[Delivery]:
+        added = [delivery(n) for n in ns]
+        for d in added:
+            self.rows[d.id], self.status[d.id] = d, "pending"
+        return added
+
+    async def next_deliveries(self, endpoint_id: int, limit: int) -> list[Delivery]:
+        self.reads += 1
+        pending = sorted(i for i, status in self.status.items() if status == "pending")
+        return [self.rows[i] for i in pending[:limit]]
+
+    async def record_outcomes(
+        self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
+    ) -> None:
+        for s in settled:
+            row = self.rows[s.delivery_id]
+            self.rows[s.delivery_id] = replace(
+                row,
+                attempts=row.attempts + 1,
+                next_attempt_at=s.next_attempt_at or row.next_attempt_at,
+            )
+            self.status[s.delivery_id] = s.status
+        self.recorded.append(list(settled))
+        # As sql/queries.sql's record_outcomes counts them.
+        before = self.consecutive_failures[-1] if self.consecutive_failures else 0
+        trailing = health.trailing_failures
+        self.consecutive_failures.append(trailing if health.any_success else before + trailing)
+
+
+class FakeSender:
+    """Records every message; answers as ``answer`` says (by delivery id and attempt)."""
+
+    def __init__(self, answer: Callable[[int, int], Awaitable[Outcome]] | None = None) -> None:
+        self.sent: list[int] = []
+        self._answer = answer
+
+    async def send(self, url: str, message: Message) -> Outcome:
+        [d] = message.deliveries
+        self.sent.append(d.id)
+        await asyncio.sleep(0)  # a real send yields to the loop too
+        if self._answer is None:
+            return DELIVERED
+        return await self._answer(d.id, self.sent.count(d.id))
+
+
+async def started(
+    queue: FakeQueue, sender: FakeSender
+) -> tuple[EndpointWorker, asyncio.Task[None]]:
+    worker = EndpointWorker(ENDPOINT, queue, Senders(http=sender, mail=sender), SETTINGS)
+    task = asyncio.create_task(worker.run())
+    await until(lambda: worker.idle, what="the worker to go idle")
+    return worker, task
+
+
+async def stopped(worker: EndpointWorker, task: asyncio.Task[None]) -> None:
+    worker.stop()
+    await asyncio.wait_for(task, 2)
+
+
+def test_an_idle_worker_sends_fresh_deliveries_without_reading_its_queue() -> None:
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender()
+        worker, task = await started(queue, sender)
+        reads = queue.reads
+        worker.take_fresh(queue.add(1, 2, 3))
+        await until(lambda: len(sender.sent) == 3, what="three sends")
+        await until(lambda: worker.idle, what="idle again")
+        assert sender.sent == [1, 2, 3]
+        assert queue.reads == reads, "fresh deliveries are the whole queue: no read needed"
+        assert set(queue.status.values()) == {"delivered"}
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_a_busy_worker_keeps_the_order_when_fresh_deliveries_arrive() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def held_at_first(n: int, attempt: int) -> Outcome:
+            if n == 1:
+                await gate.wait()
+            return DELIVERED
+
+        queue, sender = FakeQueue(), FakeSender(held_at_first)
+        worker, task = await started(queue, sender)
+        queue.add(1)
+        worker.read_queue_soon()
+        await until(lambda: sender.sent == [1], what="the first send")
+        # While 1 is in flight: 2 and 3 fanned out by another process (the worker is told to
+        # read), then 4 and 5 given fresh. They must not overtake 2 and 3.
+        queue.add(2, 3)
+        worker.read_queue_soon()
+        worker.take_fresh(queue.add(4, 5))
+        gate.set()
+        await until(lambda: len(sender.sent) == 5, what="five sends")
+        await until(lambda: worker.idle, what="idle again")
+        assert sender.sent == [1, 2, 3, 4, 5]
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_fresh_deliveries_a_read_of_the_queue_overtook_are_not_sent_again() -> None:
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender()
+        worker, task = await started(queue, sender)
+        late = queue.add(1, 2)
+        worker.read_queue_soon()  # another wake-up got there first
+        await until(lambda: len(sender.sent) == 2 and worker.idle, what="two sends")
+        worker.take_fresh(late)
+        worker.take_fresh(queue.add(3))
+        await until(lambda: 3 in sender.sent, what="the third send")
+        await until(lambda: worker.idle, what="idle again")
+        assert sender.sent == [1, 2, 3]
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_a_retry_holds_the_queue_behind_it() -> None:
+    async def first_fails_twice(n: int, attempt: int) -> Outcome:
+        return SERVER_ERROR if n == 1 and attempt <= 2 else DELIVERED
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(first_fails_twice)
+        worker, task = await started(queue, sender)
+        queue.add(1, 2, 3)
+        worker.read_queue_soon()
+        await until(lambda: queue.status[3] == "delivered", what="all three delivered")
+        assert sender.sent == [1, 1, 1, 2, 3], "2 and 3 waited for 1"
+        assert queue.rows[1].attempts == 3
+        retried = [s for batch in queue.recorded for s in batch if s.status == "pending"]
+        assert len(retried) == 2 and all(s.next_attempt_at for s in retried)
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_outcomes_are_written_down_in_batches() -> None:
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender()
+        worker, task = await started(queue, sender)
+        queue.add(*range(1, 26))
+        worker.read_queue_soon()
+        await until(lambda: queue.status[25] == "delivered", what="25 delivered")
+        sizes = [len(batch) for batch in queue.recorded]
+        assert sum(sizes) == 25
+        assert max(sizes) <= RECORD_EVERY
+        assert len(sizes) < 25, "one statement per outcome"
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_the_failure_count_is_the_failed_attempts_since_the_last_success() -> None:
+    async def answers(n: int, attempt: int) -> Outcome:
+        if n == 1 and attempt <= 2:
+            return SERVER_ERROR
+        return GONE if n == 3 else DELIVERED
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(answers)
+        worker, task = await started(queue, sender)
+        queue.add(1, 2, 3)
+        worker.read_queue_soon()
+        await until(lambda: queue.status[3] == "failed", what="3 failed")
+        assert max(queue.consecutive_failures) == 2, "two 500s in a row on 1"
+        assert queue.consecutive_failures[-1] == 1, "the 404 on 3, after 2's success"
+        await stopped(worker, task)
+
+    asyncio.run(scenario())

@@ -1,0 +1,65 @@
+"""The catalogue of names tiltbob's Python shares: event types and their labels, each event's
+summary, who reports when a visitor gives no name, the NOTIFY channels, the endpoint kinds.
+
+The SQL side defines its own once, in ``tiltbob_catalogue(key)`` (sql/schema.sql);
+tests/test_catalogue.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+EVENT_TYPES: tuple[str, ...] = (
+    "problem_report.created",
+    "problem_report.closed",
+    "problem_report.reopened",
+    "log_entry.created",
+    "machine.added",
+    "machine.status_changed",
+    "machine.location_changed",
+)
+
+EVENT_LABELS: dict[str, str] = {
+    "problem_report.created": "Problem report created",
+    "problem_report.closed": "Problem report closed",
+    "problem_report.reopened": "Problem report reopened",
+    "log_entry.created": "Work logged",
+    "machine.added": "Machine added",
+    "machine.status_changed": "Machine status changed",
+    "machine.location_changed": "Machine location changed",
+}
+
+SUMMARIES: dict[str, str] = {
+    "problem_report.created": "New problem report: %s",
+    "problem_report.closed": "Problem report closed",
+    "problem_report.reopened": "Problem report reopened",
+    "log_entry.created": "Work logged",
+    "machine.added": "New machine added",
+    "machine.status_changed": "Status: %s → %s",
+    "machine.location_changed": "Location: %s → %s",
+}
+"""An event's one-line summary; ``%s`` stand for the problem type, or the old and new labels."""
+
+VISITOR = "Visitor"
+"""Who reported, when a visitor gave no name (and the actor of the public form's writes)."""
+
+ENDPOINT_KINDS: tuple[str, ...] = ("discord", "slack", "email", "json")
+
+# NOTIFY channels. The payload says only "look again" (on deliveries: whose fan-out it was).
+EVENTS_CHANNEL = "tiltbob"
+CONFIG_CHANNEL = "tiltbob_config"
+DELIVERIES_CHANNEL = "tiltbob_deliveries"
+
+
+def summary(event_type: str, *labels: str) -> str:
+    """The summary of an event of ``event_type``, with its labels filled in."""
+    template = SUMMARIES[event_type]
+    return template % labels[: template.count("%s")]
+
+
+SQL_KEYS: dict[str, str] = {
+    "channel.events": EVENTS_CHANNEL,
+    "channel.config": CONFIG_CHANNEL,
+    "channel.deliveries": DELIVERIES_CHANNEL,
+    "visitor": VISITOR,
+    **{f"summary.{event_type}": text for event_type, text in SUMMARIES.items()},
+}
+"""What ``tiltbob_catalogue(key)`` must answer for each key the two sides share."""
