@@ -189,6 +189,7 @@ class Store:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query("fan_out_events"), {"batch": batch, "origin": origin})
             rows = await cur.fetchall()
+        events = int(rows[0]["events"])
         whole: dict[int, list[Delivery]] = {}
         to_read: set[int] = set()
         for row in rows:
@@ -200,7 +201,7 @@ class Store:
                 whole.setdefault(endpoint_id, []).append(Delivery(**row))
             else:
                 to_read.add(endpoint_id)
-        return FannedOut(int(rows[0]["events"]), whole, to_read)
+        return FannedOut(events, whole, to_read)
 
     async def endpoint_rows(self) -> list[EndpointRow]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

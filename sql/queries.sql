@@ -1,5 +1,6 @@
--- The listener's queries, by name. Each starts with `-- name: <name>` and a one-line comment;
--- tiltbob/sqlfiles.py loads them and the code calls them by name.
+-- tiltbob's queries, by name: the listener's (called only from listener/store.py), the web
+-- app's test messages and `tiltbob status`. Each starts with `-- name: <name>` and a one-line
+-- comment; tiltbob/sqlfiles.py loads them and the code calls them by name.
 
 -- name: fan_out_events
 -- Fan out a batch of events not yet fanned out (tiltbob_fan_out): a row per new delivery.

@@ -213,7 +213,7 @@ def start_listener(
     db_url: str, tmp_path: Path, secret_tokens: list[str]
 ) -> Iterator[Callable[..., ListenerProcess]]:
     """Start listener processes; at the end, stop them and check that no log line of theirs
-    holds a URL's secret part."""
+    holds a URL's secret part, and that none of their loops hit a bug (``<loop>.error``)."""
     started: list[ListenerProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> ListenerProcess:
@@ -232,6 +232,8 @@ def start_listener(
         text = process.log_text()
         for token in secret_tokens:
             assert token not in text, f"a URL's secret part was logged in {process.log_path}"
+        bugs = [line for line in process.log() if str(line.get("event")).endswith(".error")]
+        assert not bugs, f"{process.log_path}: {bugs[0]}"
 
 
 def insert_reports(

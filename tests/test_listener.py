@@ -530,7 +530,7 @@ def test_old_finished_deliveries_are_pruned(
         ).fetchall()
     assert [k[0] for k in kept] == [recent, waiting]
     assert [e[0] for e in events] == [recent, waiting]
-    assert not listener.logged("dispatch.error")
+    assert not listener.logged("fan_out.error")
 
 
 def test_an_endpoint_deleted_in_psql_takes_its_queue_and_health_along(

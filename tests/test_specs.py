@@ -30,4 +30,4 @@ def test_nothing_in_the_project_reads_outside_the_repository() -> None:
     readers = [
         name for name in tracked if outside.search((PROJECT / name).read_text(errors="replace"))
     ]
-    assert not readers, f"these read ../shared, which a clone elsewhere does not have: {readers}"
+    assert not readers, f"these read the shared folder beside the repository: {readers}"

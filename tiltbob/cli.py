@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return sink.main(args[1:])
         if command == "status":
-            from listener import status
+            from tiltbob import status
 
             return status.main(args[1:])
         return django_command(args)
