@@ -43,7 +43,12 @@ async def keep_running(
     """Run ``step`` until ``stopped()`` (or until cancelled). A database error is logged as
     ``<what>.database_unavailable``, anything else (a bug) as ``<what>.error`` with its
     traceback; either way ``after_failure`` runs and the loop waits out the backoff."""
-    while not stopped():
+    task = asyncio.current_task()
+
+    def cancelled() -> bool:
+        return task is not None and task.cancelling() > 0
+
+    while not stopped() and not cancelled():
         try:
             await step()
             backoff.succeeded()
@@ -55,6 +60,10 @@ async def keep_running(
             # A bug must not silently stop a loop: say so loudly and keep going.
             delay = backoff.failed()
             log.exception(f"{what}.error", retry_in=delay)
+        if cancelled():
+            # psycopg answers a cancellation in mid-query with an error of its own: the loop was
+            # told to stop, whatever the error says.
+            raise asyncio.CancelledError
         if after_failure is not None:
             await after_failure()
         await asyncio.sleep(delay)

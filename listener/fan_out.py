@@ -25,6 +25,7 @@ class FanOut:
         settings: ListenerSettings,
         origin: str,
         give_to_workers: Callable[[FannedOut], None],
+        stopping: asyncio.Event,
         log: Any,
     ) -> None:
         self._store = store
@@ -32,6 +33,7 @@ class FanOut:
         self._origin = origin
         self._give_to_workers = give_to_workers
         self._log = log
+        self._stopping = stopping
         self._wake = asyncio.Event()
         self._wake.set()  # a first look at start
         self._last_start = 0.0  # monotonic
@@ -46,6 +48,7 @@ class FanOut:
             backoff=Backoff(0.1, self._settings.poll_interval),
             log=self._log,
             after_failure=self._look_again,
+            stopped=self._stopping.is_set,
         )
 
     async def _look_again(self) -> None:
@@ -63,7 +66,7 @@ class FanOut:
             await asyncio.sleep(breather)
         self._last_start = time.monotonic()
         batch = self._settings.fan_out_batch
-        while True:
+        while not self._stopping.is_set():
             fanned = await self._store.fan_out(batch, self._origin)
             self._give_to_workers(fanned)
             # Let the workers just given something send it before this bookkeeping.

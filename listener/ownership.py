@@ -20,8 +20,14 @@ from tiltbob.endpoint_urls import URLCipher
 
 class Ownership:
     def __init__(
-        self, store: Store, senders: Senders, settings: ListenerSettings, log: Any
+        self,
+        store: Store,
+        senders: Senders,
+        settings: ListenerSettings,
+        stopping: asyncio.Event,
+        log: Any,
     ) -> None:
+        self._stopping = stopping
         self._store = store
         self._senders = senders
         self._settings = settings
@@ -57,6 +63,7 @@ class Ownership:
             backoff=Backoff(0.1, self._settings.poll_interval),
             log=self._log,
             after_failure=self._let_go,
+            stopped=self._stopping.is_set,
         )
 
     async def shutdown(self) -> None:
@@ -98,7 +105,7 @@ class Ownership:
         for endpoint_id, endpoint in wanted.items():
             if endpoint_id in self._workers:
                 self._workers[endpoint_id][0].update(endpoint)
-            elif await locks.try_lock(endpoint_id):
+            elif not self._stopping.is_set() and await locks.try_lock(endpoint_id):
                 self._start_worker(endpoint)
         await locks.check()
 

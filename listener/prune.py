@@ -13,9 +13,12 @@ from listener.store import Store
 
 
 class Pruner:
-    def __init__(self, store: Store, settings: ListenerSettings, log: Any) -> None:
+    def __init__(
+        self, store: Store, settings: ListenerSettings, stopping: asyncio.Event, log: Any
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._stopping = stopping
         self._log = log
 
     async def run(self) -> None:
@@ -24,6 +27,7 @@ class Pruner:
             self._prune_then_wait,
             backoff=Backoff(0.1, self._settings.poll_interval),
             log=self._log,
+            stopped=self._stopping.is_set,
         )
 
     async def _prune_then_wait(self) -> None:

@@ -28,8 +28,11 @@ class Listener:
         self._stopping = asyncio.Event()
         # Sent with this process's fan-outs: their deliveries' NOTIFY is news only to others.
         origin = secrets.token_hex(8)
-        self._ownership = Ownership(store, senders, settings, self._log)
-        self._fan_out = FanOut(store, settings, origin, self._ownership.give_to_workers, self._log)
+        stopping = self._stopping
+        self._ownership = Ownership(store, senders, settings, stopping, self._log)
+        self._fan_out = FanOut(
+            store, settings, origin, self._ownership.give_to_workers, stopping, self._log
+        )
         self._wakeups = Wakeups(
             store,
             poll_interval=settings.poll_interval,
@@ -38,10 +41,12 @@ class Listener:
             on_deliveries=lambda payload: (
                 None if payload == origin else self._ownership.read_queues()
             ),
+            stopping=stopping,
             log=self._log,
         )
-        self._pruner = Pruner(store, settings, self._log)
+        self._pruner = Pruner(store, settings, stopping, self._log)
         self._poll_interval = settings.poll_interval
+        self._grace = settings.shutdown_grace
 
     def stop(self) -> None:
         """Stop claiming; requests in flight finish (or stay pending); then run() returns."""
@@ -58,8 +63,12 @@ class Listener:
         ]
         self._log.info("listener.started", poll_interval=self._poll_interval)
         await self._stopping.wait()
+        # Each loop also checks the stopping flag: a cancellation that a library swallows in
+        # mid-query (psycopg may) cannot keep a loop going.
         for task in loops:
             task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
+        _, stuck = await asyncio.wait(loops, timeout=self._grace)
+        for task in stuck:
+            self._log.error("listener.loop_stuck", loop=task.get_name())
         await self._ownership.shutdown()
         self._log.info("listener.stopped")

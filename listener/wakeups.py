@@ -6,6 +6,7 @@ listening waits for the poll timer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ class Wakeups:
         on_events: Callable[[], None],
         on_config: Callable[[], None],
         on_deliveries: Callable[[str], None],
+        stopping: asyncio.Event,
         log: Any,
     ) -> None:
         """``on_deliveries`` gets the payload: the origin of the fan-out that wrote them."""
@@ -32,6 +34,7 @@ class Wakeups:
         self._on_config = on_config
         self._on_deliveries = on_deliveries
         self._log = log
+        self._stopping = stopping
         self._backoff = Backoff(0.05, 5.0)
 
     async def run(self) -> None:
@@ -40,6 +43,7 @@ class Wakeups:
             self._listen,
             backoff=self._backoff,
             log=self._log,
+            stopped=self._stopping.is_set,
         )
 
     async def _listen(self) -> None:
@@ -52,7 +56,7 @@ class Wakeups:
             self._on_events()
             self._on_config()
             self._on_deliveries("")
-            while True:
+            while not self._stopping.is_set():
                 async for notify in conn.notifies(timeout=self._poll_interval):
                     self._on_notification(notify.channel, notify.payload)
                 # A server gone without a goodbye shows up here, not in notifies().

@@ -623,3 +623,13 @@ def test_a_plain_http_endpoint_is_refused_unless_allowed(
     wait_until(lambda: dispatched(db_url, event), what="fan-out")
     assert not listener.logged("endpoint.acquired")
     assert receiver.at(hook.path) == []
+
+
+def test_sigterm_right_after_start_stops_the_listener(
+    start_listener: StartListener, make_hook: MakeHook
+) -> None:
+    make_hook("crew")
+    for _ in range(5):
+        listener = start_listener()
+        assert listener.kill(signal.SIGTERM) == 0
+        listener.wait_for("listener.stopped", timeout=1)
