@@ -128,3 +128,23 @@ SELECT e.id, e.name, e.kind, e.enabled, e.url_hint,
 SELECT count(*) AS events, now() - min(occurred_at) AS oldest_age
   FROM notification_events
  WHERE fanned_out_at IS NULL;
+
+-- name: resend_deliveries
+-- Send deliveries again: for each, a new pending delivery of the same event to the same endpoint,
+-- at the tail of its queue (resend counts up). Returns the new deliveries' ids.
+INSERT INTO notification_deliveries (event_id, endpoint_id, resend)
+SELECT DISTINCT ON (d.event_id, d.endpoint_id)
+       d.event_id, d.endpoint_id,
+       (SELECT max(o.resend) + 1 FROM notification_deliveries o
+         WHERE o.event_id = d.event_id AND o.endpoint_id = d.endpoint_id)
+  FROM notification_deliveries d
+ WHERE d.id = ANY (%(ids)s::bigint[])
+ ORDER BY d.event_id, d.endpoint_id
+RETURNING id;
+
+-- name: retry_now
+-- Pending deliveries waiting out a backoff: due now. Returns the ids changed.
+UPDATE notification_deliveries
+   SET next_attempt_at = now()
+ WHERE id = ANY (%(ids)s::bigint[]) AND status = 'pending' AND next_attempt_at > now()
+RETURNING id;

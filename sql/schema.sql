@@ -73,9 +73,11 @@ CREATE TABLE notification_deliveries (
     last_status_code integer,
     -- A short reason, never the URL.
     last_error       text,
-    -- Leads with event_id, so the event's foreign key needs no index of its own (one index
-    -- fewer to write per delivery).
-    CONSTRAINT notification_deliveries_once UNIQUE (event_id, endpoint_id)
+    -- 0 for the delivery the fan-out wrote; 1, 2, … for each resend of it (admin, CLI).
+    resend           integer     NOT NULL DEFAULT 0,
+    -- One fan-out delivery per event and endpoint. Leads with event_id, so the event's foreign
+    -- key needs no index of its own (one index fewer to write per delivery).
+    CONSTRAINT notification_deliveries_once UNIQUE (event_id, endpoint_id, resend)
 );
 
 -- Each endpoint's worker reads its queue in order.
@@ -512,7 +514,7 @@ CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON no
 
 -- The listener's fan-out, as one function so that a wake-up costs one round trip. -------------
 
--- Claim a batch of not yet fanned-out events (FOR UPDATE SKIP LOCKED), fan each out to every enabled
+-- Claim a batch of events not yet fanned out (FOR UPDATE SKIP LOCKED), fan each out to every enabled
 -- endpoint subscribed to its type (the master and event-type switches read now), and mark the
 -- batch fanned out. Fan-outs take turns (a transaction-level advisory lock), so each endpoint's
 -- queue follows the events' commit order.
@@ -566,7 +568,7 @@ BEGIN
                AND NOT EXISTS (SELECT FROM notification_switches m
                                 WHERE m.name = 'master' AND NOT m.enabled)
              ORDER BY c.id, e.id
-                ON CONFLICT (event_id, endpoint_id) DO NOTHING
+                ON CONFLICT (event_id, endpoint_id, resend) DO NOTHING
             RETURNING id, event_id, endpoint_id, attempts, next_attempt_at, created_at
         ), marked AS (
             UPDATE notification_events SET fanned_out_at = now()

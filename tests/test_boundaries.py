@@ -32,7 +32,7 @@ def test_the_web_app_imports_no_listener() -> None:
     loaded = imported_after(
         "import django\ndjango.setup()\n"
         "from django.urls import get_resolver\nget_resolver().url_patterns\n"
-        "import webapp.notifications.sample_messages, webapp.notifications.admin\n"
+        "import webapp.notifications.operations, webapp.notifications.admin\n"
         "import webapp.notifications.management.commands.endpoints\n"
         "import webapp.notifications.management.commands.switches\n"
     )

@@ -29,8 +29,9 @@ def test_every_key_of_the_sql_catalogue_is_known_to_python(raw: psycopg.Connecti
     assert keys - {"lock.endpoint", "lock.fan_out"} == set(catalogue.SQL_KEYS)
 
 
-def test_every_event_type_has_a_label_and_a_summary() -> None:
+def test_every_event_type_has_a_label_a_description_and_a_summary() -> None:
     assert set(catalogue.EVENT_LABELS) == set(catalogue.EVENT_TYPES)
+    assert set(catalogue.EVENT_DESCRIPTIONS) == set(catalogue.EVENT_TYPES)
     assert set(catalogue.SUMMARIES) == set(catalogue.EVENT_TYPES)
 
 

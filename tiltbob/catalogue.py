@@ -27,6 +27,17 @@ EVENT_LABELS: dict[str, str] = {
     "machine.location_changed": "Machine location changed",
 }
 
+EVENT_DESCRIPTIONS: dict[str, str] = {
+    "problem_report.created": "A visitor or a maintainer reports a problem with a machine.",
+    "problem_report.closed": "A problem report is closed (fixed, or nothing to fix).",
+    "problem_report.reopened": "A closed problem report is opened again.",
+    "log_entry.created": "A maintainer logs work done on a machine.",
+    "machine.added": "A new machine is added to the collection.",
+    "machine.status_changed": "A machine's status changes, e.g. from Good to Broken.",
+    "machine.location_changed": "A machine is moved to another location.",
+}
+"""When each event fires, in a sentence (the switches page)."""
+
 SUMMARIES: dict[str, str] = {
     "problem_report.created": "New problem report: %s",
     "problem_report.closed": "Problem report closed",

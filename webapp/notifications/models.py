@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES
-from tiltbob.endpoint_urls import URLCipher, guess_kind, mask, validate
+from tiltbob.endpoint_urls import InvalidEndpointURL, URLCipher, guess_kind, mask, validate
 
 MASTER_SWITCH = "master"
 
@@ -73,6 +73,16 @@ class Endpoint(models.Model):
 
     def url(self) -> str:
         return cipher().decrypt(self.url_encrypted)
+
+    def refusal(self) -> str | None:
+        """Why a listener with this app's settings will not drive this endpoint, or None."""
+        try:
+            url = self.url()
+        except InvalidEndpointURL as error:
+            return str(error)
+        if url.startswith("http://") and not settings.TILTBOB_ALLOW_HTTP:
+            return "plain http:// URL, and TILTBOB_ALLOW_HTTP is not set: enter an https:// URL"
+        return None
 
     def new_signing_secret(self) -> str:
         """Give the endpoint a fresh Standard Webhooks secret and return it (to show once)."""
@@ -166,6 +176,8 @@ class Delivery(ReadOnlyModel):
     last_status_code = models.IntegerField(null=True)
     # A short reason, never the URL.
     last_error = models.TextField(null=True)
+    # 0 for the fan-out's delivery; 1, 2, … for each resend of it.
+    resend = models.IntegerField()
 
     class Meta(ReadOnlyModel.Meta):
         db_table = "notification_deliveries"

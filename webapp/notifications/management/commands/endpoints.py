@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
 from tiltbob.endpoint_urls import InvalidEndpointURL
 from webapp.notifications.models import Endpoint
-from webapp.notifications.sample_messages import send_test_message
+from webapp.notifications.operations import send_test_message
 
 
 def event_list(text: str) -> list[str]:

@@ -1,0 +1,147 @@
+"""The admin's forms for endpoints and switches."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+
+from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES
+from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate
+from webapp.notifications.models import MASTER_SWITCH, Endpoint
+
+KIND_LABELS = {"discord": "Discord", "slack": "Slack", "email": "Email", "json": "JSON webhook"}
+
+DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
+LOOKS_LIKE = {
+    "discord": "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>"
+    " (the channel's settings → Integrations → Webhooks → Copy Webhook URL).",
+    "slack": "A Slack incoming-webhook URL looks like https://hooks.slack.com/services/T…/B…/…"
+    " (the Slack app's Incoming Webhooks page).",
+    "email": "Mail endpoints are mailto: addresses, e.g. mailto:crew@example.org,ana@example.org.",
+    "json": "A JSON webhook needs an https:// URL, e.g. https://example.org/hooks/tiltbob.",
+}
+
+
+def check_url_for_kind(url: str, kind: str, *, allow_http: bool) -> str:
+    """The URL, stripped, if it suits ``kind``; else InvalidEndpointURL saying what is wrong and
+    what a right one looks like. With TILTBOB_ALLOW_HTTP (development, tests) any http(s) host
+    may stand in for Discord's or Slack's, e.g. a local receiver."""
+    try:
+        url = validate(url, allow_http=allow_http)
+    except InvalidEndpointURL as error:
+        raise InvalidEndpointURL(f"{error}. {LOOKS_LIKE.get(kind, '')}".strip()) from None
+    parts = urlsplit(url)
+    is_mail = parts.scheme == "mailto"
+    if (kind == "email") != is_mail:
+        raise InvalidEndpointURL(
+            "This is not a mailto: URL. " + LOOKS_LIKE["email"]
+            if kind == "email"
+            else f"A mailto: URL is for the Email kind. {LOOKS_LIKE.get(kind, '')}"
+        )
+    local = allow_http and parts.scheme == "http"
+    if kind == "discord" and not local:
+        segments = [s for s in parts.path.split("/") if s]
+        if (parts.hostname or "") not in DISCORD_HOSTS or segments[:2] != ["api", "webhooks"]:
+            raise InvalidEndpointURL("This is not a Discord webhook URL. " + LOOKS_LIKE["discord"])
+        if len(segments) < 4:
+            raise InvalidEndpointURL(
+                "The Discord webhook URL is cut short: it needs the id and the token. "
+                + LOOKS_LIKE["discord"]
+            )
+    if kind == "slack" and not local and (parts.hostname or "") != "hooks.slack.com":
+        raise InvalidEndpointURL("This is not a Slack webhook URL. " + LOOKS_LIKE["slack"])
+    return url
+
+
+class EndpointForm(forms.ModelForm[Endpoint]):
+    url = forms.CharField(
+        label="URL",
+        required=False,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 70, "spellcheck": "false"}),
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "Guess from the URL"), *KIND_LABELS.items()], required=False
+    )
+    all_events = forms.BooleanField(label="All event types", required=False)
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, f"{EVENT_LABELS[t]} ({t})") for t in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Event types",
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ("name", "kind", "enabled", "event_types")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Write-only: the stored URL is never put into the page, not even as a hidden value.
+        self.initial.pop("url", None)
+        if self.instance.pk:
+            self.fields["url"].help_text = (
+                f"Stored: {self.instance.url_hint}. Leave blank to keep it; type a new one to"
+                " replace it."
+            )
+            self.initial["all_events"] = set(self.instance.event_types) == set(EVENT_TYPES)
+        else:
+            self.fields["url"].required = True
+            self.fields["url"].help_text = (
+                "A Discord or Slack webhook URL, mailto: addresses, or an https:// URL for JSON."
+                " It is stored encrypted and never shown again."
+            )
+
+    def clean_event_types(self) -> list[str]:
+        if self.data.get(self.add_prefix("all_events")) in {"on", "true", "1", "True"}:
+            return list(EVENT_TYPES)
+        return list(self.cleaned_data.get("event_types") or [])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        url = cleaned.get("url") or ""
+        if not url:
+            if not self.instance.pk:
+                self.add_error("url", "Enter the endpoint's URL.")
+            return cleaned
+        kind = cleaned.get("kind") or guess_kind(url)
+        try:
+            cleaned["url"] = check_url_for_kind(url, kind, allow_http=settings.TILTBOB_ALLOW_HTTP)
+        except InvalidEndpointURL as error:
+            self.add_error("url", str(error))
+        cleaned["kind"] = kind
+        return cleaned
+
+    def save(self, commit: bool = True) -> Endpoint:
+        endpoint = super().save(commit=False)
+        url = self.cleaned_data.get("url")
+        if url:
+            endpoint.set_url(url)
+        if self.cleaned_data.get("kind"):
+            endpoint.kind = self.cleaned_data["kind"]
+        if commit:
+            endpoint.save()
+        return endpoint
+
+
+class SwitchesForm(forms.Form):
+    """The master switch and one per event type, each with when it fires."""
+
+    def __init__(self, *args: Any, states: dict[str, bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[MASTER_SWITCH] = forms.BooleanField(
+            label="Master switch",
+            required=False,
+            initial=states[MASTER_SWITCH],
+            help_text="Off: nothing goes out at all, whatever the other switches say.",
+        )
+        for event_type in EVENT_TYPES:
+            self.fields[event_type] = forms.BooleanField(
+                label=f"{EVENT_LABELS[event_type]} ({event_type})",
+                required=False,
+                initial=states[event_type],
+                help_text=EVENT_DESCRIPTIONS[event_type],
+            )
