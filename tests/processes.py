@@ -32,7 +32,10 @@ FAST = [
 
 
 def run_tiltbob(
-    *args: str, db_url: str | None = None, env: Mapping[str, str] | None = None
+    *args: str,
+    db_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``tiltbob ARGS`` as an operator runs it: a process of its own, its output captured."""
     full = dict(os.environ if env is None else env)
@@ -45,6 +48,7 @@ def run_tiltbob(
         cwd=PROJECT,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=120,
         check=False,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.db.migrations.loader import MigrationLoader
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -148,3 +149,7 @@ def test_django_migrations_read_only_sql_migration_files() -> None:
 def test_the_sql_folder_holds_no_python() -> None:
     """It is data: nothing named `sql` is importable from an installed tiltbob."""
     assert not list(Path(sqlfiles.folder()).rglob("*.py"))
+
+
+def test_the_models_need_no_new_django_migration(db: None) -> None:
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

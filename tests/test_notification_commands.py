@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import insert_reports
 from tests.processes import run_tiltbob
+from tests.receiver import Receiver, Reply
 from tests.test_commands import free_port
 from tests.waiting import wait_until
 from webapp.maintenance.models import Machine
@@ -26,9 +27,11 @@ DISCORD = f"https://discord.com/api/webhooks/123456789012345678/{TOKEN}"
 
 @pytest.fixture
 def tiltbob(db_url: str):
-    def run(*args: str, allow_http: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, allow_http: bool = False, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "TILTBOB_ALLOW_HTTP": "1" if allow_http else ""}
-        return run_tiltbob(*args, db_url=db_url, env=env)
+        return run_tiltbob(*args, db_url=db_url, env=env, stdin=stdin)
 
     return run
 
@@ -161,3 +164,178 @@ def test_sink_prints_what_arrives(db_url: str) -> None:
     printed = json.loads(out[: out.index("\n}\n") + 2])
     assert printed["body"] == {"type": "machine.added"}
     assert printed["headers"]["webhook-id"] == "42"
+
+
+# -- the operators' equal of the admin ---------------------------------------------------------
+
+
+def test_url_from_standard_input_show_edit_and_json_shapes(tiltbob, transactional_db: None) -> None:
+    added = tiltbob(
+        "endpoints",
+        "add",
+        "--name",
+        "Workshop",
+        "--url",
+        "-",
+        "--events",
+        "all",
+        "--json",
+        stdin=DISCORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(added.stdout)
+    assert set(shown) >= {
+        "id",
+        "name",
+        "kind",
+        "url",
+        "enabled",
+        "event_types",
+        "pending",
+        "last_success_at",
+        "consecutive_failures",
+        "last_error",
+        "refused",
+        "signing_secret",
+    }
+    assert (shown["kind"], shown["url"], shown["pending"]) == (
+        "discord",
+        "https://discord.com/…6789",
+        0,
+    )
+    endpoint_id = str(shown["id"])
+    assert Endpoint.objects.get().url() == DISCORD
+
+    edited = tiltbob(
+        "endpoints", "edit", endpoint_id, "--name", "Crew", "--events", "machine.added", "--json"
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads(edited.stdout)["event_types"] == ["machine.added"]
+    assert Endpoint.objects.get().url() == DISCORD, "an edit without --url keeps the URL"
+    other = DISCORD.replace("123456789012345678", "987654321098765432")
+    assert tiltbob("endpoints", "edit", endpoint_id, "--url", "-", stdin=other).returncode == 0
+    assert Endpoint.objects.get().url() == other
+
+    listed = json.loads(tiltbob("endpoints", "list", "--json").stdout)
+    assert [e["name"] for e in listed] == ["Crew"]
+    one = tiltbob("endpoints", "show", endpoint_id)
+    assert "name: Crew" in one.stdout and "consecutive failures: 0" in one.stdout
+    empty = tiltbob("endpoints", "add", "--name", "x", "--url", "-", "--events", "all", stdin="")
+    assert empty.returncode != 0 and "nothing on standard input" in empty.stderr
+    wrong = tiltbob(
+        "endpoints", "add", "--name", "x", "--kind", "slack", "--url", DISCORD, "--events", "all"
+    )
+    assert wrong.returncode != 0 and "This is not a Slack webhook URL" in wrong.stderr
+    for run in (added, edited, one):
+        assert TOKEN not in run.stdout + run.stderr
+
+    secret = tiltbob(
+        "endpoints",
+        "add",
+        "--name",
+        "Hook",
+        "--url",
+        "https://example.org/h",
+        "--events",
+        "all",
+        "--json",
+    )
+    hook = json.loads(secret.stdout)
+    assert hook["signing_secret"].startswith("whsec_")
+    rolled = json.loads(tiltbob("endpoints", "roll-secret", str(hook["id"]), "--json").stdout)
+    assert rolled["signing_secret"].startswith("whsec_")
+    assert rolled["signing_secret"] != hook["signing_secret"]
+    removed = json.loads(tiltbob("endpoints", "remove", str(hook["id"]), "--json").stdout)
+    assert removed == {"id": hook["id"], "removed": True, "pending_dropped": 0}
+    switches = json.loads(tiltbob("switches", "--master", "off", "--json").stdout)
+    assert switches["master"] is False and switches["machine.added"] is True
+
+
+def test_a_test_message_waited_for_says_how_it_went(
+    tiltbob, make_hook, receiver: Receiver, start_listener, transactional_db: None
+) -> None:
+    good = make_hook("good")
+    bad = make_hook("bad")
+    receiver.behave(bad.path, lambda seen: Reply(404, b'{"message": "Unknown Webhook"}'))
+    listener = start_listener()
+    for hook in (good, bad):
+        listener.wait_for("endpoint.acquired", endpoint_id=hook.endpoint.pk)
+    sent = tiltbob("endpoints", "test", str(good.endpoint.pk), "--wait", "--json", allow_http=True)
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["state"] == "delivered"
+    refused = tiltbob("endpoints", "test", str(bad.endpoint.pk), "--wait", allow_http=True)
+    assert refused.returncode == 1
+    assert "was not delivered" in refused.stderr and "404" in refused.stderr
+    assert bad.token not in refused.stdout + refused.stderr
+
+
+def test_deliveries_and_resend_and_status_as_json(
+    tiltbob, make_hook, receiver: Receiver, start_listener, machine: Machine, db_url: str
+) -> None:
+    hook = make_hook("crew", ["problem_report.created"])
+    start_listener()
+    [event_id] = insert_reports(db_url, machine, 1)
+    wait_until(lambda: receiver.at(hook.path), what="the first delivery")
+    listed = json.loads(
+        tiltbob("deliveries", "--status", "delivered", "--since", "1h", "--json").stdout
+    )
+    assert [(d["event_id"], d["endpoint"], d["attempts"]) for d in listed] == [
+        (event_id, "crew", 1)
+    ]
+    assert listed[0]["summary"] == "New problem report: Stuck ball"
+    assert (
+        json.loads(
+            tiltbob("deliveries", "--since", "2000-01-01", "--status", "failed", "--json").stdout
+        )
+        == []
+    )
+    text = tiltbob("deliveries", "--endpoint", str(hook.endpoint.pk))
+    assert "problem_report.created" in text.stdout and "delivered" in text.stdout
+    resent = tiltbob("deliveries", "resend", str(listed[0]["id"]), "--json")
+    assert resent.returncode == 0, resent.stderr
+    assert len(json.loads(resent.stdout)["new"]) == 1
+    wait_until(lambda: len(receiver.at(hook.path)) == 2, what="the resent delivery")
+    assert receiver.event_ids(hook.path) == [event_id, event_id]
+    missing = tiltbob("deliveries", "resend", "999999")
+    assert missing.returncode != 0 and "no deliveries 999999" in missing.stderr
+    status = json.loads(tiltbob("status", "--json").stdout)
+    assert status["events_waiting"] == 0
+    [crew] = status["endpoints"]
+    assert (crew["name"], crew["pending"], crew["consecutive_failures"]) == ("crew", 0, 0)
+    assert crew["last_success_at"] is not None
+    bad = tiltbob("deliveries", "--since", "yesterday-ish")
+    assert bad.returncode != 0 and "give 90m, 2h or 3d" in bad.stderr
+
+
+def test_rotate_keys_lets_the_old_key_go(tiltbob, db_url: str, transactional_db: None) -> None:
+    from cryptography.fernet import Fernet
+
+    old = os.environ["TILTBOB_SECRET_KEYS"]
+    new = Fernet.generate_key().decode()
+
+    def with_keys(keys: str, *args: str, stdin: str | None = None):
+        env = {**os.environ, "TILTBOB_SECRET_KEYS": keys}
+        return run_tiltbob(*args, db_url=db_url, env=env, stdin=stdin)
+
+    with_keys(old, "endpoints", "add", "--name", "Workshop", "--url", DISCORD, "--events", "all")
+    with_keys(
+        old,
+        "endpoints",
+        "add",
+        "--name",
+        "Hook",
+        "--url",
+        "https://example.org/h",
+        "--events",
+        "all",
+    )
+    refused = with_keys(new, "rotate-keys")
+    assert refused.returncode != 0 and "cannot be decrypted" in refused.stderr
+    rotated = with_keys(f"{new},{old}", "rotate-keys")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-encrypted 2 endpoint URL(s) and 1 signing secret(s)" in rotated.stdout
+    shown = with_keys(new, "endpoints", "list", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [e["refused"] for e in json.loads(shown.stdout)] == [None, None]
+    for endpoint in Endpoint.objects.all():
+        assert Fernet(new.encode()).decrypt(endpoint.url_encrypted.encode())

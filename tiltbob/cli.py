@@ -18,9 +18,11 @@ USAGE = """usage: tiltbob COMMAND [options]
   listen     run the listener alone: deliver the outbox's events to the endpoints
   migrate    create or upgrade the database: tables, outbox and triggers
   demo       add demo locations and machines and a superuser (password printed once)
-  endpoints  add | list | enable | disable | remove notification endpoints
+  endpoints  add | list | show | edit | enable | disable | remove | test | roll-secret
   switches   show or set the master and per-event-type switches
   status     per endpoint: pending deliveries, oldest, last success, failures
+  deliveries the delivery log (--endpoint, --status, --since); `deliveries resend ID…`
+  rotate-keys  re-encrypt every stored URL and secret under the newest key
   sink       a local receiver that prints what arrives (--port P)
   help       every other command: all of Django's management commands work too
 """
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tiltbob import status
 
             return status.main(args[1:])
+        if command == "rotate-keys":
+            args[0] = "rotate_keys"  # Django's command modules cannot hold a hyphen
         return django_command(args)
     except ConfigurationError as error:
         sys.stderr.write(f"tiltbob: configuration error: {error}\n")

@@ -55,6 +55,48 @@ def validate(url: str, *, allow_http: bool) -> str:
     return url
 
 
+DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
+LOOKS_LIKE = {
+    "discord": "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>"
+    " (the channel's settings → Integrations → Webhooks → Copy Webhook URL).",
+    "slack": "A Slack incoming-webhook URL looks like https://hooks.slack.com/services/T…/B…/…"
+    " (the Slack app's Incoming Webhooks page).",
+    "email": "Mail endpoints are mailto: addresses, e.g. mailto:crew@example.org,ana@example.org.",
+    "json": "A JSON webhook needs an https:// URL, e.g. https://example.org/hooks/tiltbob.",
+}
+
+
+def validate_for_kind(url: str, kind: str, *, allow_http: bool) -> str:
+    """The URL, stripped, if it suits ``kind``; else InvalidEndpointURL saying what is wrong and
+    what a right one looks like. With TILTBOB_ALLOW_HTTP (development, tests) any http(s) host
+    may stand in for Discord's or Slack's, e.g. a local receiver."""
+    try:
+        url = validate(url, allow_http=allow_http)
+    except InvalidEndpointURL as error:
+        raise InvalidEndpointURL(f"{error}. {LOOKS_LIKE.get(kind, '')}".strip()) from None
+    parts = urlsplit(url)
+    is_mail = parts.scheme == "mailto"
+    if (kind == "email") != is_mail:
+        raise InvalidEndpointURL(
+            "This is not a mailto: URL. " + LOOKS_LIKE["email"]
+            if kind == "email"
+            else f"A mailto: URL is for the Email kind. {LOOKS_LIKE.get(kind, '')}"
+        )
+    local = allow_http and parts.scheme == "http"
+    if kind == "discord" and not local:
+        segments = [s for s in parts.path.split("/") if s]
+        if (parts.hostname or "") not in DISCORD_HOSTS or segments[:2] != ["api", "webhooks"]:
+            raise InvalidEndpointURL("This is not a Discord webhook URL. " + LOOKS_LIKE["discord"])
+        if len(segments) < 4:
+            raise InvalidEndpointURL(
+                "The Discord webhook URL is cut short: it needs the id and the token. "
+                + LOOKS_LIKE["discord"]
+            )
+    if kind == "slack" and not local and (parts.hostname or "") != "hooks.slack.com":
+        raise InvalidEndpointURL("This is not a Slack webhook URL. " + LOOKS_LIKE["slack"])
+    return url
+
+
 def guess_kind(url: str) -> str:
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
@@ -113,11 +155,17 @@ class URLCipher:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise InvalidEndpointURL(
-                "the stored URL cannot be decrypted with TILTBOB_SECRET_KEYS: was the key that "
-                "encrypted it removed? Put it back (after the newest) or enter the URL again"
-            ) from None
+            raise InvalidEndpointURL(_UNDECRYPTABLE) from None
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise InvalidEndpointURL(_UNDECRYPTABLE) from None
+
+
+_UNDECRYPTABLE = (
+    "the stored URL cannot be decrypted with TILTBOB_SECRET_KEYS: was the key that encrypted it "
+    "removed? Put it back (after the newest) or enter the URL again"
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -77,8 +79,48 @@ def report(conn: psycopg.Connection[Any], out: TextIO) -> None:
         )
 
 
+def report_json(conn: psycopg.Connection[Any], out: TextIO) -> None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        waiting = cur.execute(sqlfiles.query("waiting_events")).fetchone() or {}
+        rows = cur.execute(sqlfiles.query("endpoint_status")).fetchall()
+
+    def seconds(value: timedelta | None) -> float | None:
+        return round(value.total_seconds(), 3) if value is not None else None
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    data = {
+        "events_waiting": waiting.get("events", 0),
+        "oldest_event_age_s": seconds(waiting.get("oldest_age")),
+        "endpoints": [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "enabled": r["enabled"],
+                "url": r["url_hint"],
+                "pending": r["pending"],
+                "oldest_pending_age_s": seconds(r["oldest_pending_age"]),
+                "last_success_at": when(r["last_success_at"]),
+                "last_failure_at": when(r["last_failure_at"]),
+                "consecutive_failures": r["consecutive_failures"],
+                "failed": r["failed"],
+                "last_error": r["last_error"],
+            }
+            for r in rows
+        ],
+    }
+    out.write(json.dumps(data, indent=2) + "\n")
+
+
 def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tiltbob status", description="Per endpoint: what waits and how it has been going."
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    options = parser.parse_args(argv)
     env = environment.load()
     with psycopg.connect(database.url(env)) as conn:
-        report(conn, sys.stdout)
+        (report_json if options.json else report)(conn, sys.stdout)
     return 0

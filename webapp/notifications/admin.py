@@ -32,8 +32,6 @@ from webapp.notifications.models import (
     Switch,
 )
 
-KIND_ICONS = {"discord": "💬", "slack": "#", "email": "✉", "json": "{}"}
-
 
 class SuperusersOnly:
     """Notifications are the superusers' alone: staff see them neither in the index nor at
@@ -108,7 +106,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
     list_display = (
         "name",
         "kind_label",
-        "url_hint",
+        "masked_url",
         "switch",
         "events",
         "last_success",
@@ -158,7 +156,15 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, obj: Endpoint) -> str:
-        return f"{KIND_ICONS.get(obj.kind, '')} {KIND_LABELS.get(obj.kind, obj.kind)}".strip()
+        return format_html(
+            '<span class="tiltbob-kind tiltbob-kind-{}">{}</span>',
+            obj.kind,
+            KIND_LABELS.get(obj.kind, obj.kind),
+        )
+
+    @admin.display(description="URL (masked)")
+    def masked_url(self, obj: Endpoint) -> str:
+        return obj.url_hint
 
     @admin.display(description="enabled", ordering="enabled")
     def switch(self, obj: Endpoint) -> str:
@@ -168,7 +174,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
             ' title="{}">{}</button>',
             reverse("admin:notifications_endpoint_toggle", args=[obj.pk]),
             "Click to disable" if obj.enabled else "Click to enable",
-            "✅ on" if obj.enabled else "⏸ off",
+            "On" if obj.enabled else "Off",
         )
 
     @admin.display(description="event types")
@@ -178,10 +184,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
         return ", ".join(EVENT_LABELS.get(t, t) for t in obj.event_types) or "none"
 
     def _health(self, obj: Endpoint) -> Any:
-        try:
-            return obj.health
-        except Endpoint.health.RelatedObjectDoesNotExist:
-            return None
+        return getattr(obj, "health", None)  # no row yet: never attempted
 
     @admin.display(description="last success")
     def last_success(self, obj: Endpoint) -> str:

@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 
 from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES
-from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate
+from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications.models import MASTER_SWITCH, Endpoint
 
 KIND_LABELS = {"discord": "Discord", "slack": "Slack", "email": "Email", "json": "JSON webhook"}
-
-DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
-LOOKS_LIKE = {
-    "discord": "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>"
-    " (the channel's settings → Integrations → Webhooks → Copy Webhook URL).",
-    "slack": "A Slack incoming-webhook URL looks like https://hooks.slack.com/services/T…/B…/…"
-    " (the Slack app's Incoming Webhooks page).",
-    "email": "Mail endpoints are mailto: addresses, e.g. mailto:crew@example.org,ana@example.org.",
-    "json": "A JSON webhook needs an https:// URL, e.g. https://example.org/hooks/tiltbob.",
-}
-
-
-def check_url_for_kind(url: str, kind: str, *, allow_http: bool) -> str:
-    """The URL, stripped, if it suits ``kind``; else InvalidEndpointURL saying what is wrong and
-    what a right one looks like. With TILTBOB_ALLOW_HTTP (development, tests) any http(s) host
-    may stand in for Discord's or Slack's, e.g. a local receiver."""
-    try:
-        url = validate(url, allow_http=allow_http)
-    except InvalidEndpointURL as error:
-        raise InvalidEndpointURL(f"{error}. {LOOKS_LIKE.get(kind, '')}".strip()) from None
-    parts = urlsplit(url)
-    is_mail = parts.scheme == "mailto"
-    if (kind == "email") != is_mail:
-        raise InvalidEndpointURL(
-            "This is not a mailto: URL. " + LOOKS_LIKE["email"]
-            if kind == "email"
-            else f"A mailto: URL is for the Email kind. {LOOKS_LIKE.get(kind, '')}"
-        )
-    local = allow_http and parts.scheme == "http"
-    if kind == "discord" and not local:
-        segments = [s for s in parts.path.split("/") if s]
-        if (parts.hostname or "") not in DISCORD_HOSTS or segments[:2] != ["api", "webhooks"]:
-            raise InvalidEndpointURL("This is not a Discord webhook URL. " + LOOKS_LIKE["discord"])
-        if len(segments) < 4:
-            raise InvalidEndpointURL(
-                "The Discord webhook URL is cut short: it needs the id and the token. "
-                + LOOKS_LIKE["discord"]
-            )
-    if kind == "slack" and not local and (parts.hostname or "") != "hooks.slack.com":
-        raise InvalidEndpointURL("This is not a Slack webhook URL. " + LOOKS_LIKE["slack"])
-    return url
 
 
 class EndpointForm(forms.ModelForm[Endpoint]):
@@ -109,7 +67,7 @@ class EndpointForm(forms.ModelForm[Endpoint]):
             return cleaned
         kind = cleaned.get("kind") or guess_kind(url)
         try:
-            cleaned["url"] = check_url_for_kind(url, kind, allow_http=settings.TILTBOB_ALLOW_HTTP)
+            cleaned["url"] = validate_for_kind(url, kind, allow_http=settings.TILTBOB_ALLOW_HTTP)
         except InvalidEndpointURL as error:
             self.add_error("url", str(error))
         cleaned["kind"] = kind

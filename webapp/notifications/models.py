@@ -100,6 +100,7 @@ class Switch(models.Model):
     class Meta:
         db_table = "notification_switches"
         ordering = ("name",)
+        verbose_name_plural = "switches"
 
     def __str__(self) -> str:
         return f"{self.name}: {'on' if self.enabled else 'off'}"

@@ -1,15 +1,25 @@
-"""``tiltbob endpoints add|list|enable|disable|remove``: where notifications go."""
+"""``tiltbob endpoints add|list|show|edit|enable|disable|remove|test|roll-secret``: where
+notifications go. URLs are always shown masked; ``--json`` prints what scripts read."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count, Min, Q, QuerySet
 
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
-from tiltbob.endpoint_urls import InvalidEndpointURL
-from webapp.notifications.models import Endpoint
-from webapp.notifications.operations import send_test_message
+from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
+from webapp.notifications import operations
+from webapp.notifications.models import DeliveryStatus, Endpoint
+
+URL_HELP = (
+    "a Discord or Slack webhook URL, mailto:a@b,c@d, or https://… for JSON; '-' reads it from"
+    " standard input, so the token stays out of shell history and the process list"
+)
 
 
 def event_list(text: str) -> list[str]:
@@ -25,75 +35,173 @@ def event_list(text: str) -> list[str]:
     return wanted
 
 
+def read_url(given: str) -> str:
+    if given != "-":
+        return given
+    url = sys.stdin.readline().strip()
+    if not url:
+        raise CommandError("--url -: nothing on standard input; pipe the URL in, one line")
+    return url
+
+
+def describe(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as ``show`` and ``list`` give it (never the URL itself)."""
+    health = getattr(endpoint, "health", None)  # no row yet: never attempted
+    return {
+        "id": endpoint.pk,
+        "name": endpoint.name,
+        "kind": endpoint.kind,
+        "url": endpoint.url_hint,
+        "enabled": endpoint.enabled,
+        "event_types": list(endpoint.event_types),
+        "pending": getattr(endpoint, "pending_count", 0),
+        "oldest_pending_at": _iso(getattr(endpoint, "oldest_pending", None)),
+        "last_success_at": _iso(health.last_success_at if health else None),
+        "consecutive_failures": health.consecutive_failures if health else 0,
+        "last_error": health.last_error if health else None,
+        "refused": endpoint.refusal(),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _events_text(event_types: list[str]) -> str:
+    return "all" if set(event_types) == set(EVENT_TYPES) else ",".join(event_types) or "-"
+
+
 class Command(BaseCommand):
-    help = "Add, list, enable, disable or remove notification endpoints (URLs are shown masked)."
+    help = "Add, list, show, edit, enable, disable, remove or test notification endpoints."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         add = actions.add_parser("add", help="add an endpoint")
         add.add_argument("--name", required=True)
-        add.add_argument("--url", required=True, help="https://… webhook URL, or mailto:a@b,c@d")
+        add.add_argument("--url", required=True, help=URL_HELP)
         add.add_argument("--events", required=True, help="'all' or a comma-separated list")
         add.add_argument("--kind", choices=ENDPOINT_KINDS, help="default: guessed from the URL")
         add.add_argument("--disabled", action="store_true", help="add it switched off")
-        actions.add_parser("list", help="list endpoints")
-        for action in ("enable", "disable", "remove"):
+        edit = actions.add_parser("edit", help="change an endpoint")
+        edit.add_argument("id", type=int)
+        edit.add_argument("--name")
+        edit.add_argument("--url", help=URL_HELP)
+        edit.add_argument("--events", help="'all' or a comma-separated list")
+        edit.add_argument("--kind", choices=ENDPOINT_KINDS)
+        actions.add_parser("list", help="list endpoints, with their health")
+        for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
             sub.add_argument("id", type=int)
         test = actions.add_parser("test", help="send a test message with sample data")
         test.add_argument("id", type=int)
         test.add_argument("--event", default=EVENT_TYPES[0], choices=EVENT_TYPES)
+        test.add_argument(
+            "--wait",
+            action="store_true",
+            help="wait for the outcome; exit 1 unless it was delivered",
+        )
+        test.add_argument("--timeout", type=float, default=30.0, help="seconds --wait waits")
+        for sub in actions.choices.values():
+            sub.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        getattr(self, f"_{action}")(**options)
+        self._json = bool(options.get("json"))
+        getattr(self, "_" + action.replace("-", "_"))(**options)
+
+    def _say(self, text: str, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2) if self._json else text)
+
+    def _get(self, endpoint_id: int) -> Endpoint:
+        endpoint = _with_health().filter(pk=endpoint_id).first()
+        if endpoint is None:
+            raise CommandError(f"no endpoint {endpoint_id}: see `tiltbob endpoints list`")
+        return endpoint
+
+    def _set_url(self, endpoint: Endpoint, url: str, kind: str | None) -> None:
+        url = read_url(url)
+        chosen = kind or (endpoint.kind if endpoint.pk else "") or guess_kind(url)
+        try:
+            validate_for_kind(url, chosen, allow_http=_allow_http())
+            endpoint.kind = chosen
+            endpoint.set_url(url)
+        except InvalidEndpointURL as error:
+            raise CommandError(f"invalid URL: {error}") from None
 
     def _add(
         self, *, name: str, url: str, events: str, kind: str | None, disabled: bool, **_: Any
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
             raise CommandError(f"an endpoint named {name!r} exists already")
-        endpoint = Endpoint(
-            name=name, kind=kind or "", enabled=not disabled, event_types=event_list(events)
-        )
-        try:
-            endpoint.set_url(url)
-        except InvalidEndpointURL as error:
-            raise CommandError(f"invalid URL: {error}") from None
+        endpoint = Endpoint(name=name, enabled=not disabled, event_types=event_list(events))
+        self._set_url(endpoint, url, kind)
         secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
         endpoint.save()
-        self.stdout.write(
+        text = (
             f"added endpoint {endpoint.pk}: {endpoint.name} ({endpoint.kind}) {endpoint.url_hint}"
         )
         if secret:
-            self.stdout.write(
-                f"signing secret: {secret}\n"
+            text += (
+                f"\nsigning secret: {secret}\n"
                 "It is shown only now: give it to the receiver, which checks each request's "
                 "webhook-signature with it (Standard Webhooks)."
             )
+        self._say(text, {**describe(self._get(endpoint.pk)), "signing_secret": secret})
+
+    def _edit(
+        self,
+        *,
+        id: int,
+        name: str | None,
+        url: str | None,
+        events: str | None,
+        kind: str | None,
+        **_: Any,
+    ) -> None:
+        endpoint = self._get(id)
+        if name:
+            endpoint.name = name
+        if events:
+            endpoint.event_types = event_list(events)
+        if url:
+            self._set_url(endpoint, url, kind)
+        elif kind:
+            endpoint.kind = kind
+        endpoint.save()
+        self._say(f"endpoint {id} ({endpoint.name}) changed", describe(self._get(id)))
 
     def _list(self, **_: Any) -> None:
-        rows = [("id", "name", "kind", "enabled", "url", "events")]
-        for e in Endpoint.objects.order_by("id"):
-            events = (
-                "all" if set(e.event_types) == set(EVENT_TYPES) else ",".join(e.event_types) or "-"
-            )
-            rows.append(
-                (str(e.pk), e.name, e.kind, "yes" if e.enabled else "no", e.url_hint, events)
-            )
-        if len(rows) == 1:
+        endpoints = list(_with_health().order_by("id"))
+        if self._json:
+            self._say("", [describe(e) for e in endpoints])
+            return
+        if not endpoints:
             self.stdout.write("no endpoints yet: add one with `tiltbob endpoints add`")
             return
+        rows = [("id", "name", "kind", "enabled", "url", "events", "pending", "failures")]
+        for e in endpoints:
+            d = describe(e)
+            rows.append(
+                (
+                    str(e.pk),
+                    e.name,
+                    e.kind,
+                    "yes" if e.enabled else "no",
+                    e.url_hint,
+                    _events_text(e.event_types),
+                    str(d["pending"]),
+                    str(d["consecutive_failures"]),
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             self.stdout.write(
                 "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             )
 
-    def _get(self, endpoint_id: int) -> Endpoint:
-        try:
-            return Endpoint.objects.get(pk=endpoint_id)
-        except Endpoint.DoesNotExist:
-            raise CommandError(f"no endpoint {endpoint_id}: see `tiltbob endpoints list`") from None
+    def _show(self, *, id: int, **_: Any) -> None:
+        d = describe(self._get(id))
+        lines = [f"{key.replace('_', ' ')}: {value}" for key, value in d.items()]
+        self._say("\n".join(lines), d)
 
     def _enable(self, *, id: int, **_: Any) -> None:
         self._set_enabled(id, True)
@@ -105,17 +213,61 @@ class Command(BaseCommand):
         endpoint = self._get(endpoint_id)
         endpoint.enabled = enabled
         endpoint.save(update_fields=["enabled"])
-        self.stdout.write(
-            f"endpoint {endpoint.pk} ({endpoint.name}) {'enabled' if enabled else 'disabled'}"
+        state = "enabled" if enabled else "disabled"
+        self._say(f"endpoint {endpoint.pk} ({endpoint.name}) {state}", describe(endpoint))
+
+    def _roll_secret(self, *, id: int, **_: Any) -> None:
+        endpoint = self._get(id)
+        if endpoint.kind != "json":
+            raise CommandError(f"endpoint {id} is {endpoint.kind}: only json endpoints sign")
+        secret = endpoint.new_signing_secret()
+        endpoint.save(update_fields=["secret_encrypted"])
+        self._say(
+            f"new signing secret of endpoint {id}: {secret}\nIt is shown only now.",
+            {"id": id, "signing_secret": secret},
         )
 
-    def _test(self, *, id: int, event: str, **_: Any) -> None:
+    def _test(self, *, id: int, event: str, wait: bool, timeout: float, **_: Any) -> None:
         endpoint = self._get(id)
-        event_id = send_test_message(endpoint, event, actor="tiltbob endpoints test")
-        state = "" if endpoint.enabled else " (the endpoint is disabled: it goes out once enabled)"
-        self.stdout.write(f"test message queued as event {event_id} for endpoint {id}{state}")
+        event_id = operations.send_test_message(endpoint, event, actor="tiltbob endpoints test")
+        if not wait:
+            state = (
+                "" if endpoint.enabled else " (the endpoint is disabled: it goes out once enabled)"
+            )
+            self._say(
+                f"test message queued as event {event_id} for endpoint {id}{state}",
+                {"event_id": event_id, "endpoint_id": id, "state": "queued"},
+            )
+            return
+        deadline = time.monotonic() + timeout
+        result = operations.result_of_test_message(endpoint, event_id)
+        while not result.final and time.monotonic() < deadline:
+            time.sleep(0.2)  # poll interval of a deadline-bounded wait
+            result = operations.result_of_test_message(endpoint, event_id)
+        data = {"event_id": event_id, "endpoint_id": id, "state": result.state, "text": result.text}
+        self._say(result.text, data)
+        if result.state != "delivered":
+            raise CommandError(f"test message {event_id} was not delivered: {result.text}")
 
     def _remove(self, *, id: int, **_: Any) -> None:
         endpoint = self._get(id)
+        pending = describe(endpoint)["pending"]
         endpoint.delete()
-        self.stdout.write(f"endpoint {id} ({endpoint.name}) removed, with its pending deliveries")
+        self._say(
+            f"endpoint {id} ({endpoint.name}) removed, with its {pending} pending deliveries",
+            {"id": id, "removed": True, "pending_dropped": pending},
+        )
+
+
+def _with_health() -> QuerySet[Endpoint]:
+    pending = Q(deliveries__status=DeliveryStatus.PENDING)
+    return Endpoint.objects.select_related("health").annotate(
+        pending_count=Count("deliveries", filter=pending),
+        oldest_pending=Min("deliveries__created_at", filter=pending),
+    )
+
+
+def _allow_http() -> bool:
+    from django.conf import settings
+
+    return bool(settings.TILTBOB_ALLOW_HTTP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from json import dumps
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,9 +29,15 @@ class Command(BaseCommand):
             default=[],
             help="an event type's switch; may be given several times",
         )
+        parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
     def handle(
-        self, *args: Any, master: str | None, event: list[list[str]], **options: Any
+        self,
+        *args: Any,
+        master: str | None,
+        event: list[list[str]],
+        json: bool = False,
+        **options: Any,
     ) -> None:
         changes: list[tuple[str, bool]] = []
         if master:
@@ -45,5 +52,9 @@ class Command(BaseCommand):
             changes.append((event_type, ON_OFF[state]))
         for name, enabled in changes:
             Switch.turn(name, enabled)
-        for name, enabled in Switch.states().items():
+        states = Switch.states()
+        if json:
+            self.stdout.write(dumps(states, indent=2))
+            return
+        for name, enabled in states.items():
             self.stdout.write(f"{name:<26} {'on' if enabled else 'off'}")
