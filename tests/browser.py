@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
-DESK = {"width": 1280, "height": 900}
+DESK = {"width": 1600, "height": 900}
 SCREENSHOTS = Path(os.environ.get("TILTBOB_SCREENSHOTS", "/tmp/tiltbob-screenshots"))
 
 

@@ -29,7 +29,7 @@ def log_in(page: Any, live_server: Any, person: Person) -> None:
     page.get_by_label("Username").fill(person.username)
     page.get_by_label("Password").fill(person.password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_selector("text=Site administration")
+    page.wait_for_selector("text=Maintenance and notifications")
 
 
 def add_endpoint(page: Any, live_server: Any, name: str, url: str, events: list[str]) -> None:

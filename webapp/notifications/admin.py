@@ -7,6 +7,7 @@ reaches running listeners through the config NOTIFY (a trigger on the tables).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -72,6 +73,21 @@ class ReadOnly:
 
 def _superuser(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_superuser)
+
+
+def _require_superuser(request: HttpRequest) -> None:
+    if not _superuser(request):
+        raise PermissionDenied
+
+
+def _pages(
+    model_admin: admin.ModelAdmin[Any], *pages: tuple[str, Callable[..., HttpResponse], str]
+) -> list[URLPattern]:
+    """A model admin's own pages: (route, view, name), each behind the admin's login."""
+    return [
+        path(route, model_admin.admin_site.admin_view(view), name=f"notifications_{name}")
+        for route, view, name in pages
+    ]
 
 
 def _ago(when: Any) -> str:
@@ -228,33 +244,17 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
     # -- pages -------------------------------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        own = [
-            path(
-                "<int:pk>/toggle/",
-                self.admin_site.admin_view(self.toggle_view),
-                name="notifications_endpoint_toggle",
-            ),
-            path(
-                "<int:pk>/test/",
-                self.admin_site.admin_view(self.test_view),
-                name="notifications_endpoint_test",
-            ),
-            path(
-                "<int:pk>/test/<int:event_id>/",
-                self.admin_site.admin_view(self.test_result_view),
-                name="notifications_endpoint_test_result",
-            ),
-            path(
-                "<int:pk>/roll-secret/",
-                self.admin_site.admin_view(self.roll_secret_view),
-                name="notifications_endpoint_roll_secret",
-            ),
-        ]
+        own = _pages(
+            self,
+            ("<int:pk>/toggle/", self.toggle_view, "endpoint_toggle"),
+            ("<int:pk>/test/", self.test_view, "endpoint_test"),
+            ("<int:pk>/test/<int:event_id>/", self.test_result_view, "endpoint_test_result"),
+            ("<int:pk>/roll-secret/", self.roll_secret_view, "endpoint_roll_secret"),
+        )
         return own + super().get_urls()
 
     def _endpoint(self, request: HttpRequest, pk: int) -> Endpoint:
-        if not _superuser(request):
-            raise PermissionDenied
+        _require_superuser(request)
         return get_object_or_404(Endpoint, pk=pk)
 
     def toggle_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -372,8 +372,7 @@ class SwitchAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Switch]):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        if not _superuser(request):
-            raise PermissionDenied
+        _require_superuser(request)
         states = Switch.states()
         form = SwitchesForm(request.POST or None, states=states)
         if request.method == "POST" and form.is_valid():
@@ -485,23 +484,15 @@ class DeliveryAdmin(SuperusersOnly, MasterSwitchBanner, ReadOnly, admin.ModelAdm
         return False
 
     def get_urls(self) -> list[URLPattern]:
-        own = [
-            path(
-                "<int:pk>/resend/",
-                self.admin_site.admin_view(self.resend_view),
-                name="notifications_delivery_resend",
-            ),
-            path(
-                "<int:pk>/retry-now/",
-                self.admin_site.admin_view(self.retry_now_view),
-                name="notifications_delivery_retry_now",
-            ),
-        ]
+        own = _pages(
+            self,
+            ("<int:pk>/resend/", self.resend_view, "delivery_resend"),
+            ("<int:pk>/retry-now/", self.retry_now_view, "delivery_retry_now"),
+        )
         return own + super().get_urls()
 
     def resend_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not _superuser(request):
-            raise PermissionDenied
+        _require_superuser(request)
         if request.method == "POST":
             for new in operations.resend([pk]):
                 self.message_user(request, f"Queued again as delivery {new}.")
@@ -511,8 +502,7 @@ class DeliveryAdmin(SuperusersOnly, MasterSwitchBanner, ReadOnly, admin.ModelAdm
         return HttpResponseRedirect(reverse("admin:notifications_delivery_change", args=[pk]))
 
     def retry_now_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not _superuser(request):
-            raise PermissionDenied
+        _require_superuser(request)
         if request.method == "POST":
             changed = operations.retry_now([pk])
             self.message_user(
