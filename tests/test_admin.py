@@ -241,3 +241,15 @@ def test_a_test_message_says_no_listener_picked_it_up_when_none_runs(
         conn.execute("UPDATE notification_deliveries SET created_at = now() - interval '1 minute'")
     outcome = ana_client.get(result).json()
     assert outcome["state"] == "no_listener" and "tiltbob listen" in outcome["text"]
+
+
+def test_the_banner_is_on_every_notifications_page(
+    ana_client: Client, make_hook: MakeHook, machine: Machine, db_url: str
+) -> None:
+    hook = make_hook("crew")
+    delivery_id = one_delivery(db_url, machine)
+    Switch.turn("master", False)
+    for url in pages(hook.endpoint, delivery_id)[1:]:
+        if "/delete/" in url:
+            continue  # Django's confirmation page: the question, nothing else
+        assert "The master switch is off" in ana_client.get(url).content.decode(), url

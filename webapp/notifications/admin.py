@@ -45,8 +45,22 @@ class SuperusersOnly:
         return request.user.is_active and request.user.is_superuser
 
 
-class MasterSwitchBanner:
+class MasterSwitchBanner(admin.ModelAdmin[Any]):
     """Every notifications page says so while the master switch is off."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        self.banner(request)
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        self.banner(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def banner(self, request: HttpRequest) -> None:
         if request.method == "GET" and not Switch.states()[MASTER_SWITCH]:
@@ -117,7 +131,7 @@ class FailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoint]):
+class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     form = EndpointForm
     list_display = (
         "name",
@@ -158,14 +172,10 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Endpoint]:
         pending = Q(deliveries__status=DeliveryStatus.PENDING)
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("health")
-            .annotate(
-                pending_count=Count("deliveries", filter=pending),
-                oldest_pending=Min("deliveries__created_at", filter=pending),
-            )
+        endpoints: QuerySet[Endpoint] = super().get_queryset(request)
+        return endpoints.select_related("health").annotate(
+            pending_count=Count("deliveries", filter=pending),
+            oldest_pending=Min("deliveries__created_at", filter=pending),
         )
 
     # -- columns -----------------------------------------------------------------------------
@@ -333,20 +343,6 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
             obj._new_signing_secret = obj.new_signing_secret()  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        self.banner(request)
-        return super().changelist_view(request, extra_context)
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        self.banner(request)
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -359,7 +355,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Endpoin
 
 
 @admin.register(Switch)
-class SwitchAdmin(SuperusersOnly, MasterSwitchBanner, admin.ModelAdmin[Switch]):
+class SwitchAdmin(SuperusersOnly, MasterSwitchBanner):
     """One page: the master switch and one per event type."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -412,7 +408,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(SuperusersOnly, MasterSwitchBanner, ReadOnly, admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(SuperusersOnly, ReadOnly, MasterSwitchBanner):
     list_display = (
         "id",
         "event_type",
@@ -510,13 +506,9 @@ class DeliveryAdmin(SuperusersOnly, MasterSwitchBanner, ReadOnly, admin.ModelAdm
             )
         return HttpResponseRedirect(reverse("admin:notifications_delivery_change", args=[pk]))
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        self.banner(request)
-        return super().changelist_view(request, extra_context)
-
 
 @admin.register(Event)
-class EventAdmin(SuperusersOnly, ReadOnly, admin.ModelAdmin[Event]):
+class EventAdmin(SuperusersOnly, ReadOnly, MasterSwitchBanner):
     """The outbox: the triggers write it and the listener fans it out."""
 
     list_display = ("id", "type", "actor", "occurred_at", "fanned_out_at")
