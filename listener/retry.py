@@ -45,14 +45,21 @@ class RetryPolicy:
     ) -> datetime | None:
         """When to try again, or ``None`` when the schedule has run out.
 
-        A server's own ``retry_after`` is honoured as given (it knows its limits better than
-        our backoff does), but never beyond the schedule's end.
+        A server's own ``retry_after`` is honoured (it knows its limits better than our backoff
+        does) within the schedule's bounds: never longer than ``max_delay`` (a server asking for
+        ``inf`` must not hold the queue forever), never past the schedule's end.
         """
-        wait = retry_after if retry_after is not None else self.delay(failed_attempts, rng)
+        wait = (
+            self.clamp(retry_after) if retry_after is not None else self.delay(failed_attempts, rng)
+        )
         at = now + timedelta(seconds=wait)
         if at > created_at + timedelta(seconds=self.give_up_after):
             return None
         return at
+
+    def clamp(self, seconds: float) -> float:
+        """A wait a server asked for, within the schedule's bounds (0 to ``max_delay``)."""
+        return min(max(seconds, 0.0), self.max_delay)
 
     def expired(self, created_at: datetime, now: datetime) -> str | None:
         """Why a delivery never attempted yet is too old to send, or ``None`` if it is not."""
@@ -66,11 +73,13 @@ def _describe(seconds: float) -> str:
 
 
 def _seconds(value: object) -> float | None:
+    """A number of seconds a server sent; ``inf`` stays ``inf`` (callers clamp), ``nan`` and
+    negatives are ignored."""
     try:
         seconds = float(str(value).strip())
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if seconds >= 0 else None  # nan >= 0 is False
 
 
 def retry_after(

@@ -180,7 +180,9 @@ class EndpointWorker:
                 endpoint = self.endpoint
                 outcome = await self._senders.for_kind(endpoint.kind).send(endpoint.url, message)
                 if outcome.pause:
-                    self._not_before = time.monotonic() + outcome.pause
+                    # Within the schedule's bounds, whatever the server asked for.
+                    pause = self._settings.retry.clamp(outcome.pause)
+                    self._not_before = time.monotonic() + pause
                 self._unrecorded.append((message, outcome))
                 if outcome.result is Result.RETRY:
                     self._must_read = True

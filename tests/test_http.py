@@ -145,3 +145,24 @@ def test_proxy_settings_in_the_environment_are_ignored(
     assert outcome.result is Result.DELIVERED
     assert [a.path for a in receiver.arrivals] == ["/direct"]
     assert proxy.arrivals == []
+
+
+def test_waits_a_server_asks_for_are_kept_within_the_schedule(receiver: Receiver) -> None:
+    from listener.retry import RetryPolicy
+
+    receiver.behave("/slow-down", lambda seen: Reply(429, b"{}", {"Retry-After": "1e300"}))
+    receiver.behave(
+        "/spent",
+        lambda seen: Reply(
+            200, b"{}", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "inf"}
+        ),
+    )
+    limited, spent = send_all([receiver.url("/slow-down"), receiver.url("/spent")])
+    policy = RetryPolicy()
+    assert limited.result is Result.RETRY and limited.retry_after is not None
+    at = policy.next_attempt(
+        created_at=NOW, failed_attempts=1, now=NOW, retry_after=limited.retry_after
+    )
+    assert at is not None and (at - NOW).total_seconds() <= policy.max_delay
+    assert spent.result is Result.DELIVERED and spent.pause is not None
+    assert policy.clamp(spent.pause) == policy.max_delay

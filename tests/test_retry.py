@@ -108,3 +108,15 @@ def test_a_refusal_keeps_a_short_redacted_reason() -> None:
     assert outcome.error.startswith("400 refused: invalid_payload for")
     assert "very-secret-token" not in outcome.error
     assert len(outcome.error) < 400
+
+
+@pytest.mark.parametrize("asked", ["inf", "1e300", "Infinity", "nan", "-5"])
+def test_a_wait_a_server_asks_for_stays_within_the_schedule(asked: str) -> None:
+    policy = RetryPolicy(max_delay=600.0)
+    headers = {"retry-after": asked, "x-ratelimit-remaining": "0", "x-ratelimit-reset-after": asked}
+    for wait in (retry_after(headers, b"", now=NOW), rate_limit_pause(headers)):
+        if wait is None:
+            continue  # not a number of seconds: the backoff decides
+        at = policy.next_attempt(created_at=NOW, failed_attempts=1, now=NOW, retry_after=wait)
+        assert at is not None and NOW <= at <= NOW + timedelta(seconds=600)
+        assert 0 <= policy.clamp(wait) <= 600

@@ -220,3 +220,18 @@ def test_the_failure_count_is_the_failed_attempts_since_the_last_success() -> No
         await stopped(worker, task)
 
     asyncio.run(scenario())
+
+
+def test_a_rate_limit_pause_of_infinity_does_not_hold_the_endpoint_forever() -> None:
+    async def spent_bucket(n: int, attempt: int) -> Outcome:
+        return Outcome(Result.DELIVERED, 200, None, 1.0, pause=float("inf"))
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(spent_bucket)
+        worker, task = await started(queue, sender)
+        queue.add(1, 2)
+        worker.read_queue_soon()
+        await until(lambda: queue.status[2] == "delivered", what="the second, after the pause")
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
