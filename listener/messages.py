@@ -35,11 +35,27 @@ class Message:
     mail: EmailMessage | None = None
 
 
+def record_url(delivery: Delivery, site_url: str) -> str:
+    """The link to what the event is about: ``SITE_URL`` and a path built from the record's
+    integer id, never from text in the snapshot (anyone who can write the outbox could put
+    ``@evil.example/`` there)."""
+    snap = delivery.snapshot if isinstance(delivery.snapshot, dict) else {}
+    if delivery.type.startswith("problem_report."):
+        record, path = snap.get("problem_report"), "/problem-reports/{}/"
+    else:
+        record, path = snap.get("log_entry"), "/logs/{}/"
+    record_id = record.get("id") if isinstance(record, dict) else None
+    if type(record_id) is not int or record_id <= 0:
+        return site_url + "/"
+    return site_url + path.format(record_id)
+
+
 def event_body(delivery: Delivery, site_url: str) -> dict[str, Any]:
     """The plain JSON form of an event: ``type``, ``id``, ``timestamp`` and ``data`` (the
     snapshot, with ``url``, the absolute link to the record)."""
     data = dict(delivery.snapshot)
-    data["url"] = site_url + str(data.get("url_path") or "/")
+    data["url"] = record_url(delivery, site_url)
+    data["url_path"] = data["url"][len(site_url) :]  # the same, never the snapshot's text
     body: dict[str, Any] = {
         "type": delivery.type,
         "id": str(delivery.event_id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from listener.messages import Message
 from tests.rendering import (
     KINDS,
     SECRET,
+    SITE,
     check_discord,
     check_mail,
     check_slack,
@@ -176,3 +178,27 @@ def test_rendering_is_pure_the_clock_is_an_argument(kind: str) -> None:
         return [(m.body, m.headers, m.query, mail(m.mail)) for m in messages]
 
     assert seen(first) == seen(again)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_forged_snapshot_cannot_point_a_link_away_from_the_site(kind: str) -> None:
+    forged = snapshot("problem_report.created")
+    forged["url_path"] = "@evil.example/phish"
+    forged["problem_report"] = {**forged["problem_report"], "id": "12@evil.example"}
+    entry = snapshot("log_entry.created")
+    entry["url_path"] = "https://evil.example/"
+    [report_message] = rendered(kind, [delivery("problem_report.created", forged)])
+    [entry_message] = rendered(kind, [delivery("log_entry.created", entry, event_id=43)])
+
+    def text_of(message: Message) -> str:
+        if message.mail is None:
+            return message.body.decode()
+        parts = [p.get_content() for p in message.mail.walk() if not p.is_multipart()]
+        return "".join(parts)
+
+    for message in (report_message, entry_message):
+        text = text_of(message)
+        assert "evil.example/" not in text.replace("12@evil.example", "")
+        links = re.findall(r"https?://[^\s\"<>|\\]+", text)
+        assert links and all(link.startswith(SITE + "/") for link in links), links
+    assert f"{SITE}/logs/34/" in text_of(entry_message)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from listener.messages import Delivery
+from listener.messages import Delivery, record_url
 from listener.render.text import clean, one_line
 from tiltbob.catalogue import SUMMARIES, VISITOR
 
@@ -65,7 +65,7 @@ def card(delivery: Delivery, site_url: str) -> Card:
     problem = one_line(_get(snap, "problem_report", "problem_type_label")) or "—"
     report_id = _get(snap, "problem_report", "id")
     summary = one_line(snap.get("summary"))
-    url = site_url + (one_line(snap.get("url_path")) or "/")
+    url = record_url(delivery, site_url)
 
     emoji, heading, color = "🔔", kind, 0x607D8B
     text, text_label = note, "Note"

@@ -24,7 +24,9 @@ def _label(text: str) -> str:
 
 
 def blocks(c: Card) -> list[dict[str, Any]]:
-    heading = cut(f"*<{c.url}|{_label(c.title)}>*", SECTION_TEXT // 2)
+    # The URL too: Slack's escaping, and no "|" (percent-encoded) to end it early.
+    url = escape(c.url).replace("|", "%7C")
+    heading = cut(f"*<{url}|{_label(c.title)}>*", SECTION_TEXT // 2)
     result: list[dict[str, Any]] = [
         {
             "type": "section",
