@@ -57,3 +57,14 @@ def test_the_wheel_lists_every_package_and_installs_nothing_named_sql() -> None:
     # sql/ travels inside tiltbob (package-dir): it holds data, not Python.
     assert listed == found | {"tiltbob.sql", "tiltbob.sql.migrations"}
     assert not {name for name in listed if name.split(".")[0] == "sql"}
+
+
+def test_secrets_stay_out_of_the_image_and_the_repository() -> None:
+    for name in (".dockerignore", ".gitignore"):
+        assert ".env" in (PROJECT / name).read_text().split(), f"{name} lets .env through"
+
+
+def test_compose_publishes_the_web_app_on_loopback_and_checks_its_health() -> None:
+    web = compose()["services"]["web"]
+    assert web["ports"] == ["${TILTBOB_BIND:-127.0.0.1}:${TILTBOB_PORT:-8000}:8000"]
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])

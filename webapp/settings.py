@@ -11,20 +11,21 @@ from tiltbob import database, environment, keys
 # Lets admin and form classes be subscripted with their model, as the type stubs expect.
 django_stubs_ext.monkeypatch()
 
-ENV = environment.load()
+# Lower case: not a setting, so Django's debug pages never print it (it holds the secrets).
+_env = environment.load()
 BASE_DIR = Path(__file__).resolve().parent
 
-_keys = keys.secret_keys(ENV)
+_keys = keys.secret_keys(_env)
 SECRET_KEY = keys.django_secret_key(_keys[0])
 # Older keys still verify sessions and CSRF tokens while a rotation settles.
 SECRET_KEY_FALLBACKS = [keys.django_secret_key(k) for k in _keys[1:]]
 
-DEBUG = ENV.debug
-ALLOWED_HOSTS = sorted({ENV.site_host, "127.0.0.1", "localhost", "[::1]"})
-CSRF_TRUSTED_ORIGINS = [ENV.site_url]
-SITE_URL = ENV.site_url
+DEBUG = _env.debug
+ALLOWED_HOSTS = sorted({_env.site_host, "127.0.0.1", "localhost", "[::1]"})
+CSRF_TRUSTED_ORIGINS = [_env.site_url]
+SITE_URL = _env.site_url
 TILTBOB_SECRET_KEYS = _keys
-TILTBOB_ALLOW_HTTP = ENV.allow_http
+TILTBOB_ALLOW_HTTP = _env.allow_http
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,7 +70,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database.django_config(database.url(ENV))}
+DATABASES = {"default": database.django_config(database.url(_env))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -90,5 +91,9 @@ STATIC_URL = "static/"
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = ENV.site_url.startswith("https://")
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind https (a TLS-terminating proxy, README "Deployment"): cookies only over TLS, and HSTS.
+_https = _env.site_url.startswith("https://")
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if _https else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None

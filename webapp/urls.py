@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from webapp.health import healthz
+
 admin.site.site_header = "tiltbob administration"
 admin.site.site_title = "tiltbob"
 admin.site.index_title = "Maintenance and notifications"
@@ -9,5 +11,6 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("", include("webapp.maintenance.urls")),
 ]
