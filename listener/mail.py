@@ -24,19 +24,31 @@ class SmtpConfig:
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     mail_from: str | None = None
+    starttls: bool | None = None
+    """True: required (no password without it); None: when offered; False: never."""
 
     @classmethod
     def from_url(cls, url: str) -> SmtpConfig:
-        """``smtp://[user:password@]host[:port][?from=address]`` (STARTTLS when offered) or
-        ``smtps://…`` (TLS from the first byte, port 465 by default)."""
+        """``smtp://[user:password@]host[:port][?from=address][&starttls=off]`` or ``smtps://…``
+        (TLS from the first byte, port 465 by default).
+
+        With credentials, ``smtp://`` requires STARTTLS: a server (or someone in between) that
+        does not offer it gets no password. Without credentials STARTTLS is used when offered;
+        ``starttls=off`` (a local relay) never uses it, and is refused with credentials."""
         parts = urlsplit(url)
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
             raise ValueError(
                 "SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
             )
         implicit = parts.scheme == "smtps"
-        senders = parse_qs(parts.query).get("from")
-        sender = senders[0] if senders else None
+        query = parse_qs(parts.query)
+        sender = query["from"][0] if "from" in query else None
+        starttls_off = query.get("starttls", ["on"])[0].lower() in {"off", "false", "no", "0"}
+        if starttls_off and parts.username:
+            raise ValueError(
+                "SMTP_URL: starttls=off would send the password in clear; keep STARTTLS, use "
+                "smtps://, or drop the credentials (for a local relay that needs none)"
+            )
         return cls(
             host=parts.hostname,
             port=parts.port or (465 if implicit else 25),
@@ -44,6 +56,7 @@ class SmtpConfig:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             mail_from=sender,
+            starttls=False if starttls_off else (True if parts.username else None),
         )
 
 
@@ -80,7 +93,7 @@ class MailSender:
                 username=c.username,
                 password=c.password,
                 use_tls=c.implicit_tls,
-                start_tls=None if not c.implicit_tls else False,
+                start_tls=False if c.implicit_tls else c.starttls,
                 timeout=self._timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as error:
@@ -92,7 +105,15 @@ class MailSender:
             return Outcome(
                 result, error.code, _short(f"SMTP {error.code}: {error.message}"), elapsed()
             )
-        except (aiosmtplib.SMTPException, OSError) as error:
+        except aiosmtplib.SMTPException as error:
+            reason = f"{type(error).__name__}: {error}"
+            if c.starttls and "STARTTLS" in str(error):
+                reason = (
+                    "the mail server does not offer STARTTLS, so the password was not sent: "
+                    "use a server that offers it, or smtps://"
+                )
+            return Outcome(Result.RETRY, None, _short(reason), elapsed())
+        except OSError as error:
             return Outcome(
                 Result.RETRY, None, _short(f"{type(error).__name__}: {error}"), elapsed()
             )
