@@ -17,7 +17,7 @@ from httpx_aiohttp import AiohttpTransport
 from listener.messages import Message
 from listener.outcome import Outcome, Result
 from listener.retry import rate_limit_pause, retry_after
-from tiltbob.endpoint_urls import redact
+from tiltbob.endpoint_urls import redact, tidy_error
 
 ERROR_LIMIT = 300
 BODY_LIMIT = 64 * 1024
@@ -59,8 +59,8 @@ async def http_client(
 
 
 def _excerpt(body: bytes, url: str) -> str:
-    text = body[:ERROR_LIMIT].decode("utf-8", "replace").strip().replace("\n", " ")
-    return redact(text, url)
+    # Redacted whole, then cut: a cut first could leave half a token that no longer matches.
+    return tidy_error(redact(body.decode("utf-8", "replace"), url), ERROR_LIMIT)
 
 
 def classify(
@@ -141,7 +141,7 @@ class HttpSender:
             # the transport saw (a refused connection names host and port), with the URL's
             # secret parts cut out.
             seen = error.__cause__ if isinstance(error.__cause__, aiohttp.ClientError) else error
-            reason = redact(str(error), url)[:ERROR_LIMIT]
+            reason = tidy_error(redact(str(error), url), ERROR_LIMIT)
             return Outcome(
                 Result.RETRY, None, f"{type(seen).__name__}: {reason}".rstrip(": "), elapsed()
             )

@@ -11,7 +11,7 @@ import aiosmtplib
 
 from listener.messages import Message
 from listener.outcome import Outcome, Result
-from tiltbob.endpoint_urls import mail_recipients
+from tiltbob.endpoint_urls import mail_recipients, tidy_error
 
 ERROR_LIMIT = 300
 
@@ -127,4 +127,4 @@ class MailSender:
 
 
 def _short(text: str) -> str:
-    return " ".join(text.split())[:ERROR_LIMIT]
+    return tidy_error(text, ERROR_LIMIT)

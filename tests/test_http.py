@@ -166,3 +166,21 @@ def test_waits_a_server_asks_for_are_kept_within_the_schedule(receiver: Receiver
     assert at is not None and (at - NOW).total_seconds() <= policy.max_delay
     assert spent.result is Result.DELIVERED and spent.pause is not None
     assert policy.clamp(spent.pause) == policy.max_delay
+
+
+def test_an_error_never_holds_the_url_in_any_spelling_nor_an_address(receiver: Receiver) -> None:
+    from urllib.parse import quote, unquote
+
+    url = receiver.url("/hooks/crew/tok-A1b2C3d4?sig=Zm9v+YmFy/YmF6%3D%3D")
+    echo = (
+        f"bad: {quote(url, safe='')} | {unquote(url)} | {url} "
+        "mail ana.martins@example.org \x1b[31mred\x1b[0m\x07 end"
+    )
+    receiver.behave("/hooks/crew/tok-A1b2C3d4", lambda seen: Reply(400, echo.encode()))
+    [outcome] = send_all([url])
+    assert outcome.result is Result.FAILED and outcome.error is not None
+    error = outcome.error
+    for secret in ("tok-A1b2C3d4", "Zm9v", "YmFy", "YmF6"):
+        assert secret not in error, error
+    assert "ana.martins@" not in error and "a…@example.org" in error
+    assert "\x1b" not in error and "\x07" not in error and "end" in error

@@ -339,3 +339,18 @@ def test_rotate_keys_lets_the_old_key_go(tiltbob, db_url: str, transactional_db:
     assert [e["refused"] for e in json.loads(shown.stdout)] == [None, None]
     for endpoint in Endpoint.objects.all():
         assert Fernet(new.encode()).decrypt(endpoint.url_encrypted.encode())
+
+
+def test_status_prints_no_control_character_nor_an_address(tiltbob, make_hook, db_url: str) -> None:
+    hook = make_hook("crew")
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO notification_endpoint_health (endpoint_id, consecutive_failures,"
+            " last_error) VALUES (%s, 1, %s)",
+            [hook.endpoint.pk, "boom \x1b]0;pwned\x07 for zoe@example.org"],
+        )
+    for args in (("status",), ("status", "--json")):
+        shown = tiltbob(*args)
+        assert shown.returncode == 0, shown.stderr
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+        assert "zoe@" not in shown.stdout and "z…@example.org" in shown.stdout

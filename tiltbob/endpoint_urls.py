@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -126,11 +126,14 @@ def mask(url: str) -> str:
 
 
 def secret_parts(url: str) -> list[str]:
-    """The pieces of a URL that must never be shown: path segments, query, credentials."""
+    """The pieces of a URL that must never be shown: path segments, query, credentials — each
+    as written, percent-encoded and decoded, since an error may echo any of them."""
     parts = urlsplit(url.strip())
     pieces = [url.strip(), parts.path, parts.query, parts.password or "", parts.username or ""]
     pieces += [segment for segment in parts.path.split("/") if len(segment) >= 6]
-    return sorted({p for p in pieces if len(p) >= 4}, key=len, reverse=True)
+    pieces += [value for _, value in parse_qsl(parts.query) if len(value) >= 6]
+    spelled = {form for p in pieces for form in (p, quote(p, safe=""), quote(p), unquote(p))}
+    return sorted({p for p in spelled if len(p) >= 4}, key=len, reverse=True)
 
 
 def redact(text: str, url: str) -> str:
@@ -138,6 +141,18 @@ def redact(text: str, url: str) -> str:
     for piece in secret_parts(url):
         text = text.replace(piece, "…")
     return text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_ANY_ADDRESS = re.compile(r"([^\s@<>\"',;:()\[\]]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def tidy_error(text: str, limit: int = 300) -> str:
+    """An error as it may be stored and shown: no control characters (a terminal's escape
+    sequences), mail addresses masked, one line, at most ``limit`` characters."""
+    text = _CONTROL.sub(" ", text)
+    text = _ANY_ADDRESS.sub(lambda m: f"{m.group(1)[:1]}…@{m.group(2)}", text)
+    return " ".join(text.split())[:limit]
 
 
 class URLCipher:

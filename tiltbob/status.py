@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tiltbob import database, environment, sqlfiles
+from tiltbob.endpoint_urls import tidy_error
 
 
 def _age(value: timedelta | None) -> str:
@@ -65,7 +66,7 @@ def report(conn: psycopg.Connection[Any], out: TextIO) -> None:
                 _when(r["last_success_at"]),
                 str(r["consecutive_failures"]),
                 str(r["failed"]),
-                (r["last_error"] or "")[:60],
+                tidy_error(r["last_error"] or "", 60),
             )
         )
     if len(table) == 1:
@@ -106,7 +107,7 @@ def report_json(conn: psycopg.Connection[Any], out: TextIO) -> None:
                 "last_failure_at": when(r["last_failure_at"]),
                 "consecutive_failures": r["consecutive_failures"],
                 "failed": r["failed"],
-                "last_error": r["last_error"],
+                "last_error": tidy_error(r["last_error"]) if r["last_error"] else None,
             }
             for r in rows
         ],
