@@ -77,6 +77,7 @@ class Bench:
             DATABASE_URL=self.url,
             TILTBOB_SECRET_KEYS=self.keys,
             TILTBOB_ALLOW_HTTP="1",
+            TILTBOB_ALLOW_PRIVATE_ENDPOINTS="1",
             TILTBOB_LOG_FORMAT="json",
             SITE_URL="http://127.0.0.1:8000",
         )

@@ -58,8 +58,10 @@ async def _poster(name: str, stack: AsyncExitStack, url: str) -> Callable[[], Aw
     from listener.http import HttpSender, http_client
     from listener.messages import Message
 
-    client = await stack.enter_async_context(http_client(connect_timeout=5, read_timeout=15))
-    sender = HttpSender(client, request_timeout=35)
+    client = await stack.enter_async_context(
+        http_client(connect_timeout=5, read_timeout=15, allow_private=True)
+    )
+    sender = HttpSender(client, request_timeout=35, allow_private=True)
     message = Message((), BODY, HEADERS)
 
     async def post_tiltbob() -> None:

@@ -5,6 +5,9 @@ every answer into delivered, retry or failed."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
+import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -12,6 +15,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
 import httpx
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from httpx_aiohttp import AiohttpTransport
 
 from listener.messages import Message
@@ -25,9 +30,48 @@ BODY_LIMIT = 64 * 1024
 USER_AGENT = "tiltbob (pinball maintenance notifier)"
 
 
+def forbidden(address: str) -> bool:
+    """Loopback, private, link-local (cloud metadata services: 169.254.169.254), multicast or
+    otherwise reserved: not a place on the internet a webhook should reach."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _refusal(host: str, address: str) -> str:
+    return (
+        f"{host} is at {address}, a private, loopback or link-local address: refused "
+        "(set TILTBOB_ALLOW_PRIVATE_ENDPOINTS=1 to allow endpoints on such addresses)"
+    )
+
+
+class PublicOnlyResolver(ThreadedResolver):
+    """Resolves as usual, then keeps only public addresses: the check is made on the addresses
+    the connection is made to, so a name that changes its answer cannot get around it."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await super().resolve(host, port, family)
+        allowed = [r for r in found if not forbidden(r["host"])]
+        if not allowed:
+            # errno and text: aiohttp shows the strerror of what the resolver raised.
+            raise OSError(errno.EACCES, _refusal(host, found[0]["host"] if found else "?"))
+        return allowed
+
+
 @asynccontextmanager
 async def http_client(
-    *, connect_timeout: float, read_timeout: float
+    *, connect_timeout: float, read_timeout: float, allow_private: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The listener's one HTTP client, with keep-alive; closing it closes its connections.
 
@@ -39,7 +83,12 @@ async def http_client(
     the 64 kB read is 64 kB in memory too.
     """
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=60),
+        connector=aiohttp.TCPConnector(
+            limit=1000,
+            limit_per_host=0,
+            keepalive_timeout=60,
+            resolver=None if allow_private else PublicOnlyResolver(),
+        ),
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
@@ -110,9 +159,12 @@ async def _read_capped(response: httpx.Response) -> bytes:
 
 
 class HttpSender:
-    def __init__(self, client: httpx.AsyncClient, *, request_timeout: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, request_timeout: float, allow_private: bool = False
+    ) -> None:
         self._client = client
         self._request_timeout = request_timeout
+        self._allow_private = allow_private
 
     async def send(self, url: str, message: Message) -> Outcome:
         started = time.perf_counter()
@@ -120,7 +172,11 @@ class HttpSender:
         def elapsed() -> float:
             return round((time.perf_counter() - started) * 1000, 3)
 
-        # Added to the URL's the URL's own query (httpx's params= would replace it).
+        host = httpx.URL(url).host
+        if not self._allow_private and _is_address(host) and forbidden(host):
+            # An address in the URL is connected to without a resolver: checked here.
+            return Outcome(Result.RETRY, None, _refusal(host, host), elapsed())
+        # Added to the URL's own query (httpx's params= would replace it).
         target = httpx.URL(url).copy_merge_params(message.query) if message.query else url
         try:
             # A read timeout alone would let an endpoint that trickles its answer hold its queue

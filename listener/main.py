@@ -56,6 +56,7 @@ def settings_from(options: argparse.Namespace) -> ListenerSettings:
         site_url=env.site_url,
         secret_keys=keys.secret_keys(env),
         allow_http=env.allow_http,
+        allow_private_endpoints=env.allow_private_endpoints,
         smtp=smtp,
         mail_from=default_sender(smtp, env.site_host),
         poll_interval=options.poll_interval,
@@ -78,10 +79,16 @@ async def serve(settings: ListenerSettings) -> None:
         Store.open(
             s.database_url, pool_size=s.pool_size, connect_timeout=s.connect_timeout
         ) as store,
-        http_client(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout) as client,
+        http_client(
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            allow_private=s.allow_private_endpoints,
+        ) as client,
     ):
         senders = Senders(
-            http=HttpSender(client, request_timeout=s.request_timeout),
+            http=HttpSender(
+                client, request_timeout=s.request_timeout, allow_private=s.allow_private_endpoints
+            ),
             mail=MailSender(s.smtp, timeout=s.connect_timeout + s.read_timeout),
         )
         listener = Listener(settings, store, senders)

@@ -14,6 +14,9 @@ class ListenerSettings:
     site_url: str
     secret_keys: tuple[str, ...] = field(repr=False)
     allow_http: bool = False
+    allow_private_endpoints: bool = False
+    """Send to loopback, private and link-local addresses too (else refused: no one can aim a
+    webhook at the museum's own network or a cloud's metadata service)."""
     smtp: SmtpConfig | None = None
     """From ``SMTP_URL``; without it, mail endpoints retry until it is set."""
     mail_from: str = "tiltbob@localhost"

@@ -10,5 +10,6 @@ os.environ.setdefault("TILTBOB_SECRET_KEYS", "dGlsdGJvYi10ZXN0LWtleS0wMDAwMDAwMD
 os.environ.setdefault("TILTBOB_LOG_FORMAT", "json")
 # Test receivers listen on plain http on 127.0.0.1.
 os.environ.setdefault("TILTBOB_ALLOW_HTTP", "1")
+os.environ.setdefault("TILTBOB_ALLOW_PRIVATE_ENDPOINTS", "1")
 
 from webapp.settings import *  # noqa: F403

@@ -27,14 +27,17 @@ def send_all(
     connect_timeout: float = 2.0,
     read_timeout: float = 5.0,
     request_timeout: float = 10.0,
+    allow_private: bool = True,
 ) -> list[Outcome]:
     message = message or Message((DELIVERY,), b'{"x": 1}', {"content-type": "application/json"})
 
     async def go() -> list[Outcome]:
         async with http_client(
-            connect_timeout=connect_timeout, read_timeout=read_timeout
+            connect_timeout=connect_timeout, read_timeout=read_timeout, allow_private=allow_private
         ) as session:
-            sender = HttpSender(session, request_timeout=request_timeout)
+            sender = HttpSender(
+                session, request_timeout=request_timeout, allow_private=allow_private
+            )
             return [await sender.send(url, message) for url in urls]
 
     return asyncio.run(go())
@@ -184,3 +187,18 @@ def test_an_error_never_holds_the_url_in_any_spelling_nor_an_address(receiver: R
         assert secret not in error, error
     assert "ana.martins@" not in error and "a…@example.org" in error
     assert "\x1b" not in error and "\x07" not in error and "end" in error
+
+
+def test_private_and_loopback_destinations_are_refused_unless_allowed(
+    receiver: Receiver,
+) -> None:
+    port = receiver.port
+    literal, named = receiver.url("/literal"), f"http://localhost:{port}/named"
+    metadata = "http://169.254.169.254/latest/meta-data/"
+    refused = send_all([literal, named, metadata], allow_private=False, connect_timeout=1.0)
+    for outcome in refused:
+        assert outcome.result is Result.RETRY and outcome.status_code is None
+        assert outcome.error is not None and "TILTBOB_ALLOW_PRIVATE_ENDPOINTS" in outcome.error
+    assert receiver.arrivals == [], "nothing may reach a refused address"
+    allowed = send_all([literal, named], allow_private=True)
+    assert [o.result for o in allowed] == [Result.DELIVERED, Result.DELIVERED]

@@ -31,6 +31,8 @@ class Environment:
     smtp_url: str | None
     log_format: str
     allow_http: bool
+    allow_private_endpoints: bool
+    """Endpoints on loopback, private or link-local addresses (a LAN receiver, local tests)."""
     data_dir: Path
     """``TILTBOB_DATA_DIR``, default ``.data`` in the working directory."""
     debug: bool
@@ -69,6 +71,7 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
         smtp_url=(env.get("SMTP_URL") or "").strip() or None,
         log_format=log_format,
         allow_http=_flag(env.get("TILTBOB_ALLOW_HTTP")),
+        allow_private_endpoints=_flag(env.get("TILTBOB_ALLOW_PRIVATE_ENDPOINTS")),
         data_dir=Path(env.get("TILTBOB_DATA_DIR") or ".data").absolute(),
         debug=_flag(env.get("TILTBOB_DEBUG")),
     )
