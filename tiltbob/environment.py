@@ -32,6 +32,8 @@ class Environment:
     log_format: str
     allow_http: bool
     allow_private_endpoints: bool
+    trusted_proxies: tuple[str, ...]
+    """Proxies whose X-Forwarded-For names the client (else REMOTE_ADDR is the client)."""
     """Endpoints on loopback, private or link-local addresses (a LAN receiver, local tests)."""
     data_dir: Path
     """``TILTBOB_DATA_DIR``, default ``.data`` in the working directory."""
@@ -72,6 +74,9 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
         log_format=log_format,
         allow_http=_flag(env.get("TILTBOB_ALLOW_HTTP")),
         allow_private_endpoints=_flag(env.get("TILTBOB_ALLOW_PRIVATE_ENDPOINTS")),
+        trusted_proxies=tuple(
+            p.strip() for p in env.get("TILTBOB_TRUSTED_PROXIES", "").split(",") if p.strip()
+        ),
         data_dir=Path(env.get("TILTBOB_DATA_DIR") or ".data").absolute(),
         debug=_flag(env.get("TILTBOB_DEBUG")),
     )

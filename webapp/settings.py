@@ -26,6 +26,12 @@ CSRF_TRUSTED_ORIGINS = [_env.site_url]
 SITE_URL = _env.site_url
 TILTBOB_SECRET_KEYS = _keys
 TILTBOB_ALLOW_HTTP = _env.allow_http
+TILTBOB_TRUSTED_PROXIES = _env.trusted_proxies
+# The public form's limits (webapp/maintenance/public_form.py): (reports, seconds).
+TILTBOB_REPORTS_PER_ADDRESS = (5, 600)
+TILTBOB_REPORTS_PER_MACHINE = (30, 3600)
+# A person needs a few seconds to fill the form; a bot that posts at once is thanked and ignored.
+TILTBOB_REPORT_MIN_SECONDS = 3
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -62,8 +62,19 @@ class ProblemReportForm(forms.Form):
         error_messages={"max_length": _too_long("The name", NAME_LIMIT)},
     )
 
+    # Traps for bots (webapp/maintenance/public_form.py): a field people do not see, and when
+    # the form was shown, signed.
+    website = forms.CharField(required=False, label="Leave this empty")
+    started = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def save(self, machine: Machine) -> ProblemReport:
-        return ProblemReport.objects.create(machine=machine, **self.cleaned_data)
+        c = self.cleaned_data
+        return ProblemReport.objects.create(
+            machine=machine,
+            problem_type=c["problem_type"],
+            description=c["description"],
+            reporter_name=c["reporter_name"],
+        )
 
 
 class MachineUpdateForm(forms.ModelForm[Machine]):

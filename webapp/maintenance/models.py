@@ -209,3 +209,22 @@ class LogEntryMaintainer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.maintainer} on log entry #{self.log_entry_id}"
+
+
+class VisitorSubmission(models.Model):
+    """A report accepted from the public form: who (client address) and when, for the rate
+    limits, which must hold across web processes and hosts. Kept a day."""
+
+    address = models.GenericIPAddressField()
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "visitor_submissions"
+        indexes = [
+            models.Index(fields=("address", "created_at"), name="visitor_submissions_address"),
+            models.Index(fields=("machine", "created_at"), name="visitor_submissions_machine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} → {self.machine_id} at {self.created_at}"

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from webapp.maintenance import public_form
 from webapp.maintenance.actor import maintainer_for, set_note
 from webapp.maintenance.forms import (
     LogEntryForm,
@@ -36,10 +37,26 @@ def posted(request: HttpRequest) -> QueryDict | None:
 def report_problem(request: HttpRequest, slug: str) -> HttpResponse:
     """The visitors' form, reached from a QR code on the machine: no login."""
     machine = get_object_or_404(Machine.objects.select_related("location"), slug=slug)
-    form = ProblemReportForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        form.save(machine)
-        return redirect("report-thanks", slug=machine.slug)
+    form = ProblemReportForm(
+        posted(request), initial={public_form.STARTED: public_form.started_token()}
+    )
+    if request.method == "POST":
+        if public_form.looks_automated(request.POST.dict()):
+            return redirect("report-thanks", slug=machine.slug)  # thanked, nothing written
+        address = public_form.client_address(request)
+        limit = public_form.over_limit(address, machine)
+        if limit is not None:
+            context = {"machine": machine, "limit": limit, "minutes": limit.seconds // 60}
+            return render(request, "maintenance/report_limited.html", context, status=429)
+        if form.is_valid():
+            c = form.cleaned_data
+            known = public_form.already_known(machine, c["problem_type"], c["description"])
+            if known is not None:
+                context = {"machine": machine, "report": known}
+                return render(request, "maintenance/report_known.html", context)
+            form.save(machine)
+            public_form.record(address, machine)
+            return redirect("report-thanks", slug=machine.slug)
     status = 400 if request.method == "POST" else 200
     return render(
         request, "maintenance/report_form.html", {"machine": machine, "form": form}, status=status
