@@ -157,10 +157,10 @@ def test_run_from_nothing_on_the_embedded_database(
     check = tiltbob(
         "shell",
         "-c",
-        "from django.contrib.auth import authenticate;"
+        "from django.contrib.auth.models import User;"
         "from webapp.maintenance.models import Machine;"
         "print(Machine.objects.count(),"
-        f" authenticate(username='admin', password='{password}') is not None)",
+        f" User.objects.get(username='admin').check_password('{password}'))",
         env=embedded_env(data_dir),
     )
     assert check.stdout.splitlines()[-1].split() == ["6", "True"], check.stderr

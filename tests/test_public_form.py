@@ -90,18 +90,17 @@ def test_the_same_words_while_an_identical_report_is_open_are_already_known(
 
 @override_settings(TILTBOB_REPORTS_PER_ADDRESS=(1, 600), TILTBOB_TRUSTED_PROXIES=("10.0.0.1",))
 def test_forwarded_for_counts_only_through_a_trusted_proxy(machine: Machine) -> None:
-    via_proxy = {"REMOTE_ADDR": "10.0.0.1"}
     first = Client().post(
         f"/p/{machine.slug}/",
         {"problem_type": "other", "description": "1"},
         HTTP_X_FORWARDED_FOR="203.0.113.50",
-        **via_proxy,
+        REMOTE_ADDR="10.0.0.1",
     )
     second = Client().post(
         f"/p/{machine.slug}/",
         {"problem_type": "other", "description": "2"},
         HTTP_X_FORWARDED_FOR="203.0.113.51",
-        **via_proxy,
+        REMOTE_ADDR="10.0.0.1",
     )
     assert (first.status_code, second.status_code) == (302, 302), "two clients behind the proxy"
     # Not from the proxy: the header is the sender's own claim, and ignored.
@@ -115,3 +114,24 @@ def test_forwarded_for_counts_only_through_a_trusted_proxy(machine: Machine) -> 
         for n in range(2)
     ]
     assert [a.status_code for a in spoofed] == [302, 429]
+
+
+def test_logins_are_throttled_after_repeated_failures(ana: Any) -> None:
+    def attempt(password: str, address: str = "203.0.113.77") -> Any:
+        return Client().post(
+            "/login/", {"username": ana.username, "password": password}, REMOTE_ADDR=address
+        )
+
+    for _ in range(4):
+        assert attempt("wrong").status_code == 200  # the form again, with its error
+    assert attempt("wrong").status_code == 429  # the fifth failure locks the pair out
+    locked = attempt(ana.password)
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    # The same for the admin's login page, and only for that pair: another address may log in.
+    admin = Client().post(
+        "/admin/login/",
+        {"username": ana.username, "password": ana.password},
+        REMOTE_ADDR="203.0.113.77",
+    )
+    assert admin.status_code == 429
+    assert attempt(ana.password, address="198.51.100.77").status_code == 302

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -43,7 +44,21 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "webapp.maintenance",
     "webapp.notifications",
+    "axes",
 ]
+
+# Logins (/login/, /admin/) are throttled by django-axes, its record of failures in PostgreSQL:
+# five failures for one username from one address lock that pair out for 15 minutes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "webapp.maintenance.public_form.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -54,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     # Last, so the transaction it opens wraps the view and nothing else.
     "webapp.maintenance.middleware.ActorTransactionMiddleware",
 ]
