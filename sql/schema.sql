@@ -159,9 +159,10 @@ $$;
 
 -- Who and why, from the transaction's settings. -----------------------------------------------
 
+-- session_user: inside the capture's SECURITY DEFINER functions current_user is their owner.
 CREATE FUNCTION tiltbob_actor() RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(nullif(btrim(current_setting('tiltbob.actor', true)), ''), current_user::text)
+    SELECT coalesce(nullif(btrim(current_setting('tiltbob.actor', true)), ''), session_user::text)
 $$;
 
 -- A maintainer id that does not parse or does not exist is ignored, never an error: a bad
@@ -226,7 +227,8 @@ END
 $$;
 
 CREATE FUNCTION tiltbob_capture_machine() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Runs with its owner's rights: writers need no right on the notifier's tables.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     note text;
     entry bigint;
@@ -272,7 +274,8 @@ END
 $$;
 
 CREATE FUNCTION tiltbob_capture_problem_report() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Runs with its owner's rights: writers need no right on the notifier's tables.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     note text;
     entry bigint;
@@ -418,7 +421,8 @@ END
 $$;
 
 CREATE FUNCTION tiltbob_announce_problem_report() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Runs with its owner's rights: writers need no right on the notifier's tables.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     machine_ref bigint;
 BEGIN
@@ -433,7 +437,8 @@ $$;
 -- Only work logged by a person is announced as log_entry.created: the automatic entries are
 -- announced by the event that wrote them (one action, one notification).
 CREATE FUNCTION tiltbob_announce_log_entry() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Runs with its owner's rights: writers need no right on the notifier's tables.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     current log_entries;
 BEGIN
@@ -447,7 +452,8 @@ $$;
 
 -- A change's pending outbox row, completed at COMMIT.
 CREATE FUNCTION tiltbob_complete_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Runs with its owner's rights: writers need no right on the notifier's tables.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     filled jsonb := tiltbob_event_snapshot(
         NEW.type, NEW.actor, NEW.machine_id, NEW.problem_report_id, NEW.log_entry_id,
