@@ -148,3 +148,18 @@ UPDATE notification_deliveries
    SET next_attempt_at = now()
  WHERE id = ANY (%(ids)s::bigint[]) AND status = 'pending' AND next_attempt_at > now()
 RETURNING id;
+
+-- name: listener_sessions
+-- How many listeners are connected to this database (their LISTEN connections), for `tiltbob status --check`.
+SELECT count(*) AS listeners
+  FROM pg_stat_activity
+ WHERE application_name = 'tiltbob-listen' AND datname = current_database();
+
+-- name: stuck_endpoints
+-- Enabled endpoints with deliveries due for longer than the grace period: no worker is moving them.
+SELECT e.id, e.name, min(d.next_attempt_at) AS due_since
+  FROM notification_endpoints e
+  JOIN notification_deliveries d ON d.endpoint_id = e.id AND d.status = 'pending'
+ WHERE e.enabled AND d.next_attempt_at < now() - make_interval(secs => %(grace)s)
+ GROUP BY e.id, e.name
+ ORDER BY e.id;

@@ -68,3 +68,5 @@ def test_compose_publishes_the_web_app_on_loopback_and_checks_its_health() -> No
     web = compose()["services"]["web"]
     assert web["ports"] == ["${TILTBOB_BIND:-127.0.0.1}:${TILTBOB_PORT:-8000}:8000"]
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    listener = compose()["services"]["listener"]
+    assert listener["healthcheck"]["test"][1:] == ["tiltbob", "status", "--check"]

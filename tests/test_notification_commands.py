@@ -355,3 +355,34 @@ def test_status_prints_no_control_character_nor_an_address(tiltbob, make_hook, d
         assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
         text = shown.stdout if "--json" not in args else str(json.loads(shown.stdout))
         assert "zoe@" not in text and "z…@example.org" in text
+
+
+def test_status_check_says_whether_a_listener_is_up_and_moving(
+    tiltbob, make_hook, start_listener, receiver: Receiver, machine: Machine, db_url: str
+) -> None:
+    hook = make_hook("crew", ["problem_report.created"])
+    [event_id] = insert_reports(db_url, machine, 1)
+    with psycopg.connect(db_url) as conn:  # fanned out long ago, never sent
+        conn.execute(
+            "INSERT INTO notification_deliveries (event_id, endpoint_id, next_attempt_at)"
+            " VALUES (%s, %s, now() - interval '10 minutes')",
+            [event_id, hook.endpoint.pk],
+        )
+        conn.execute("UPDATE notification_events SET fanned_out_at = now()")
+    down = tiltbob("status", "--check")
+    assert down.returncode == 1
+    assert "not ok: no listener is connected" in down.stdout
+    assert f"not ok: endpoint {hook.endpoint.pk} (crew) has deliveries due since" in down.stdout
+    start_listener()
+    wait_until(lambda: receiver.at(hook.path), what="the stuck delivery to go out")
+    up = wait_until(
+        lambda: (r := tiltbob("status", "--check")).returncode == 0 and r,
+        what="the check to pass",
+    )
+    assert up.stdout.startswith("ok: 1 listener(s) connected")
+    unreachable = run_tiltbob(
+        "status", "--check", db_url="postgresql://nobody@127.0.0.1:1/none", env=dict(os.environ)
+    )
+    assert unreachable.returncode == 1 and "not ok: the database cannot be reached" in (
+        unreachable.stdout
+    )

@@ -115,13 +115,53 @@ def report_json(conn: psycopg.Connection[Any], out: TextIO) -> None:
     out.write(json.dumps(data, indent=2) + "\n")
 
 
+def check(conn: psycopg.Connection[Any], out: TextIO, *, grace: float) -> int:
+    """0 when a listener is connected and no enabled endpoint has had deliveries due for longer
+    than ``grace`` seconds; else 1, saying what is wrong (for health checks)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        sessions = cur.execute(sqlfiles.query("listener_sessions")).fetchone() or {}
+        stuck = cur.execute(sqlfiles.query("stuck_endpoints"), {"grace": grace}).fetchall()
+    problems = []
+    if not sessions.get("listeners"):
+        problems.append("no listener is connected to this database (no tiltbob-listen session)")
+    for row in stuck:
+        problems.append(
+            f"endpoint {row['id']} ({row['name']}) has deliveries due since"
+            f" {_when(row['due_since'])} and nothing sends them"
+        )
+    if problems:
+        out.write("".join(f"not ok: {p}\n" for p in problems))
+        return 1
+    out.write(f"ok: {sessions['listeners']} listener(s) connected, no endpoint stuck\n")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="tiltbob status", description="Per endpoint: what waits and how it has been going."
     )
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 1 unless a listener is connected and no endpoint is stuck",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=300.0,
+        help="--check: how long deliveries may be due before their endpoint counts as stuck (s)",
+    )
     options = parser.parse_args(argv)
     env = environment.load()
-    with psycopg.connect(database.url(env)) as conn:
-        (report_json if options.json else report)(conn, sys.stdout)
+    try:
+        with psycopg.connect(database.url(env), connect_timeout=5) as conn:
+            if options.check:
+                return check(conn, sys.stdout, grace=options.grace)
+            (report_json if options.json else report)(conn, sys.stdout)
+    except psycopg.OperationalError as error:
+        if not options.check:
+            raise
+        sys.stdout.write(f"not ok: the database cannot be reached: {tidy_error(str(error))}\n")
+        return 1
     return 0
