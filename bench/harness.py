@@ -181,6 +181,10 @@ class Bench:
                 first[key] = at
         return first
 
+    def every_arrival(self, path: str) -> list[int | None]:
+        """Every report id that arrived at ``path``, repeats included."""
+        return [key for key, _ in self._get("/arrivals", path=path)["arrivals"]]
+
     def wait_arrivals(self, path: str, keys: set[int] | int, timeout: float) -> dict[int, float]:
         """Wait (polling a count, which costs the receiver next to nothing) until ``keys``
         report ids have arrived at ``path``; then their first arrivals."""

@@ -44,6 +44,7 @@ def measure(only: set[str] | None) -> dict[str, Any]:
         ("isolation", workloads.isolation),
         ("write_cost", workloads.write_cost),
         ("http_cpu", workloads.http_cpu),
+        ("public_form", workloads.public_form),
     ]
     results: dict[str, Any] = {}
     with (
@@ -191,6 +192,16 @@ def table(r: dict[str, Any]) -> str:
         w = r["write_cost"]
         bare, full = w["without_triggers"], w["with_triggers"]
         extra.append(f"write cost: {bare} commits/s bare, {full} with triggers")
+    if "public_form" in r:
+        p = r["public_form"]
+        extra.append(
+            f"public form: {p['visitors']} visitors for {p['seconds']} s, {p['posts']} posts"
+            f" (statuses {p['statuses']}), {p['server_errors']} server errors;"
+            f" {p['accepted_reports']} reports accepted, {p['outbox_events']} outbox events"
+            f" ({p['outbox_events_distinct']} distinct), {p['delivered']} deliveries"
+            f" ({p['delivered_distinct']} distinct); post p50 {p['post_p50_ms']} ms,"
+            f" p99 {p['post_p99_ms']} ms"
+        )
     if "http_cpu" in r:
         for client, figures in r["http_cpu"].items():
             if isinstance(figures, dict):

@@ -258,3 +258,68 @@ def http_cpu(bench: Bench) -> dict[str, Any]:
     from bench import http_cpu as clients
 
     return dict(clients.measure(bench.receiver_url("/http-cpu")))
+
+
+def public_form(bench: Bench) -> dict[str, Any]:
+    """50 visitors posting the public form for a minute through the real web server, with a
+    listener delivering to a json endpoint (bench/public_form.py)."""
+    import asyncio
+
+    from bench import public_form as visitors
+    from bench.harness import free_port
+
+    bench.reset()
+    with bench.connect() as conn:
+        conn.execute("TRUNCATE visitor_submissions")
+        location = conn.execute("SELECT id FROM locations ORDER BY id LIMIT 1").fetchone()
+        assert location is not None
+        for n in range(visitors.MACHINES):
+            conn.execute(
+                "INSERT INTO machines (name, slug, location_id, status) VALUES (%s, %s, %s, 'good')"
+                " ON CONFLICT (slug) DO NOTHING",
+                [f"Load {n}", f"load-{n}", location[0]],
+            )
+    bench.add_endpoint("form", "/form")
+    slugs = [f"load-{n}" for n in range(visitors.MACHINES)]
+    port = free_port()
+    env = bench.env(SITE_URL=f"http://127.0.0.1:{port}", TILTBOB_TRUSTED_PROXIES="127.0.0.1")
+    web = [sys.executable, "-m", "tiltbob", "run", "--no-listener", "--port", str(port)]
+    with bench.process("web", web, env, ready="serving"), bench.listener(endpoints=1):
+        started = time.monotonic()
+        tally = asyncio.run(visitors.load(f"http://127.0.0.1:{port}", slugs))
+        wall = time.monotonic() - started
+        with bench.connect() as conn:
+            accepted = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM problem_reports WHERE machine_id IN"
+                    " (SELECT id FROM machines WHERE slug LIKE 'load-%%')"
+                ).fetchall()
+            ]
+            events = conn.execute(
+                "SELECT count(*), count(DISTINCT problem_report_id) FROM notification_events"
+                " WHERE type = 'problem_report.created' AND problem_report_id = ANY(%s)",
+                [accepted],
+            ).fetchone()
+        arrived = bench.wait_arrivals("/form", set(accepted), timeout=120) if accepted else {}
+        every = bench.every_arrival("/form")
+    latencies = sorted(tally["latencies"])
+    delivered = [key for key in every if key in set(accepted)]
+    statuses = {str(k): v for k, v in sorted(tally["statuses"].items())}
+    return {
+        "visitors": visitors.VISITORS,
+        "seconds": round(wall, 1),
+        "posts": len(latencies),
+        "statuses": statuses,
+        "server_errors": sum(v for k, v in tally["statuses"].items() if k >= 500),
+        "accepted_reports": len(accepted),
+        "outbox_events": events[0] if events else 0,
+        "outbox_events_distinct": events[1] if events else 0,
+        "delivered": len(delivered),
+        "delivered_distinct": len(set(delivered)),
+        "delivered_all": set(arrived) >= set(accepted),
+        "post_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1) if latencies else None,
+        "post_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1)
+        if latencies
+        else None,
+    }

@@ -105,7 +105,15 @@ def run(args: Sequence[str]) -> int:
 
     from webapp.wsgi import application
 
-    server = create_server(application, host=options.host, port=options.port, threads=8)
+    # X-Forwarded-* reach Django, which believes them only from TILTBOB_TRUSTED_PROXIES (the
+    # public form's client address) and an https SITE_URL's proxy: waitress would drop them.
+    server = create_server(
+        application,
+        host=options.host,
+        port=options.port,
+        threads=8,
+        clear_untrusted_proxy_headers=False,
+    )
     web = threading.Thread(target=server.run, name="web", daemon=True)
     web.start()
     print(f"tiltbob: serving http://{options.host}:{options.port}/ (Ctrl-C stops)", flush=True)
