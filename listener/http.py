@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -22,29 +21,12 @@ from httpx_aiohttp import AiohttpTransport
 from listener.messages import Message
 from listener.outcome import Outcome, Result
 from listener.retry import rate_limit_pause, retry_after
-from tiltbob.endpoint_urls import redact, tidy_error
+from tiltbob.endpoint_urls import forbidden, is_address, redact, tidy_error
 
 ERROR_LIMIT = 300
 BODY_LIMIT = 64 * 1024
 """Of an answer's body only this much is read: enough for an error excerpt or a retry_after."""
 USER_AGENT = "tiltbob (pinball maintenance notifier)"
-
-
-def forbidden(address: str) -> bool:
-    """Loopback, private, link-local (cloud metadata services: 169.254.169.254), multicast or
-    otherwise reserved: not a place on the internet a webhook should reach."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 def _refusal(host: str, address: str) -> str:
@@ -173,7 +155,7 @@ class HttpSender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         host = httpx.URL(url).host
-        if not self._allow_private and _is_address(host) and forbidden(host):
+        if not self._allow_private and is_address(host) and forbidden(host):
             # An address in the URL is connected to without a resolver: checked here.
             return Outcome(Result.RETRY, None, _refusal(host, host), elapsed())
         # Added to the URL's own query (httpx's params= would replace it).

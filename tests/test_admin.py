@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -253,3 +253,13 @@ def test_the_banner_is_on_every_notifications_page(
         if "/delete/" in url:
             continue  # Django's confirmation page: the question, nothing else
         assert "The master switch is off" in ana_client.get(url).content.decode(), url
+
+
+@override_settings(TILTBOB_ALLOW_PRIVATE_ENDPOINTS=False)
+def test_the_list_says_why_the_listener_refuses_an_endpoint(ana_client: Client) -> None:
+    endpoint = Endpoint(name="lan", kind="json", event_types=["machine.added"])
+    endpoint.set_url("https://10.1.2.3/hooks/lan-token-xyz")
+    endpoint.save()
+    listing = ana_client.get(reverse("admin:notifications_endpoint_changelist")).content.decode()
+    assert "10.1.2.3 is a private, loopback or link-local address" in listing
+    assert "lan-token-xyz" not in listing

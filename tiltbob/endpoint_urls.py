@@ -6,6 +6,7 @@ shown only masked, and never written to a log line or an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -95,6 +96,23 @@ def validate_for_kind(url: str, kind: str, *, allow_http: bool) -> str:
     if kind == "slack" and not local and (parts.hostname or "") != "hooks.slack.com":
         raise InvalidEndpointURL("This is not a Slack webhook URL. " + LOOKS_LIKE["slack"])
     return url
+
+
+def forbidden(address: str) -> bool:
+    """Loopback, private, link-local (cloud metadata services: 169.254.169.254), multicast or
+    otherwise reserved: not a place on the internet a webhook should reach."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def guess_kind(url: str) -> str:

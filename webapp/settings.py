@@ -28,6 +28,7 @@ SITE_URL = _env.site_url
 TILTBOB_SECRET_KEYS = _keys
 TILTBOB_ALLOW_HTTP = _env.allow_http
 TILTBOB_TRUSTED_PROXIES = _env.trusted_proxies
+TILTBOB_ALLOW_PRIVATE_ENDPOINTS = _env.allow_private_endpoints
 # The public form's limits (webapp/maintenance/public_form.py): (reports, seconds).
 TILTBOB_REPORTS_PER_ADDRESS = (5, 600)
 TILTBOB_REPORTS_PER_MACHINE = (30, 3600)

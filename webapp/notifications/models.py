@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -17,7 +18,15 @@ from django.db import models
 from django.db.models.functions import Now
 
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES
-from tiltbob.endpoint_urls import InvalidEndpointURL, URLCipher, guess_kind, mask, validate
+from tiltbob.endpoint_urls import (
+    InvalidEndpointURL,
+    URLCipher,
+    forbidden,
+    guess_kind,
+    is_address,
+    mask,
+    validate,
+)
 
 MASTER_SWITCH = "master"
 
@@ -82,6 +91,12 @@ class Endpoint(models.Model):
             return str(error)
         if url.startswith("http://") and not settings.TILTBOB_ALLOW_HTTP:
             return "plain http:// URL, and TILTBOB_ALLOW_HTTP is not set: enter an https:// URL"
+        host = urlsplit(url).hostname or ""
+        if is_address(host) and forbidden(host) and not settings.TILTBOB_ALLOW_PRIVATE_ENDPOINTS:
+            return (
+                f"{host} is a private, loopback or link-local address, and "
+                "TILTBOB_ALLOW_PRIVATE_ENDPOINTS is not set"
+            )
         return None
 
     def new_signing_secret(self) -> str:
