@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from tiltbob.beside import run_beside
 from tiltbob.environment import ConfigurationError
 
 SETTINGS_MODULE = "webapp.settings"
@@ -114,16 +115,19 @@ def run(args: Sequence[str]) -> int:
         threads=8,
         clear_untrusted_proxy_headers=False,
     )
-    web = threading.Thread(target=server.run, name="web", daemon=True)
-    web.start()
     print(f"tiltbob: serving http://{options.host}:{options.port}/ (Ctrl-C stops)", flush=True)
-    try:
+
+    def main() -> None:
         if options.no_listener:
             _wait_for_signal()
         else:
             listen.run_loop(listen.serve(listen.settings_from(options)))
-    finally:
-        server.close()
+
+    died = run_beside(server.run, server.close, main)
+    if died:
+        # A supervisor (compose's restart policy, systemd) restarts a process that exits so.
+        sys.stderr.write(f"tiltbob: the web server stopped ({died}); stopping\n")
+        return 1
     return 0
 
 
