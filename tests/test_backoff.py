@@ -28,7 +28,7 @@ async def cancelled_in_mid_step(answer: str) -> None:
     async def step() -> None:
         started.set()
         try:
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # a query in flight, until cancelled
         except asyncio.CancelledError:
             if answer == "error":
                 # What psycopg does when a query in flight is cancelled.
