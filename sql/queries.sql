@@ -1,5 +1,5 @@
 -- tiltbob's queries, by name: the listener's (called only from listener/store.py), the web
--- app's test messages and `tiltbob status`. Each starts with `-- name: <name>` and a one-line
+-- app's writes (test messages, resend, retry now), `tiltbob status` and `tiltbob grant`. Each starts with `-- name: <name>` and a one-line
 -- comment; tiltbob/sqlfiles.py loads them and the code calls them by name.
 
 -- name: fan_out_events
@@ -163,3 +163,7 @@ SELECT e.id, e.name, min(d.next_attempt_at) AS due_since
  WHERE e.enabled AND d.next_attempt_at < now() - make_interval(secs => %(grace)s)
  GROUP BY e.id, e.name
  ORDER BY e.id;
+
+-- name: role_exists
+-- Whether a database role of this name exists, for `tiltbob grant`.
+SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(role)s) AS present;

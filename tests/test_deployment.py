@@ -28,12 +28,49 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
 def test_compose_runs_the_database_the_web_app_and_the_listener() -> None:
     services = compose()["services"]
-    assert set(services) == {"db", "web", "listener"}
+    assert set(services) == {"db", "migrate", "web", "listener"}
     assert services["web"]["command"][:2] == ["tiltbob", "run"]
     assert services["listener"]["command"] == ["tiltbob", "listen"]
-    for name in ("web", "listener"):
+    for name in ("migrate", "web", "listener"):
         env = services[name]["environment"]
         assert {"DATABASE_URL", "TILTBOB_SECRET_KEYS", "SITE_URL", "SMTP_URL"} <= set(env)
+
+
+def _role(service: dict[str, Any]) -> str:
+    """The user of a service's DATABASE_URL (its password is a ${...} the URL parser trips on)."""
+    url = re.fullmatch(
+        r"postgresql://(\w+):\$\{\w+:\?[^}]*\}@db:5432/tiltbob",
+        service["environment"]["DATABASE_URL"],
+    )
+    assert url, service["environment"]["DATABASE_URL"]
+    return url.group(1)
+
+
+def test_compose_runs_each_part_under_its_own_role() -> None:
+    services = compose()["services"]
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+    assert _role(services["migrate"]) == owner
+    web, listener = _role(services["web"]), _role(services["listener"])
+    assert len({owner, web, listener}) == 3
+    # The web app does not migrate (its role may not); it and the listener wait for the owner.
+    assert "--no-migrate" in services["web"]["command"]
+    for name in ("web", "listener"):
+        assert services[name]["depends_on"] == {
+            "migrate": {"condition": "service_completed_successfully"}
+        }
+    # The owner migrates, then grants each role the rights of its kind.
+    script = services["migrate"]["command"][-1]
+    assert script.startswith("tiltbob migrate && tiltbob grant ")
+    granted = dict(re.findall(r"--(\w+) (\w+)", script))
+    assert granted == {"web": web, "listener": listener, "script": "tiltbob_script"}
+    # The database creates those roles when it is first created.
+    mounted = {v.split(":")[0]: v.split(":")[1] for v in services["db"]["volumes"]}
+    init = mounted["./deploy/postgres/create-roles.sh"]
+    assert init.startswith("/docker-entrypoint-initdb.d/")
+    created = re.findall(
+        r"CREATE ROLE (\w+)", (PROJECT / "deploy/postgres/create-roles.sh").read_text()
+    )
+    assert sorted(created) == sorted(granted.values())
 
 
 def test_every_compose_variable_is_documented() -> None:

@@ -18,6 +18,7 @@ USAGE = """usage: tiltbob COMMAND [options]
   run        migrate, then serve the web app (127.0.0.1:8000) and run the listener
   listen     run the listener alone: deliver the outbox's events to the endpoints
   migrate    create or upgrade the database: tables, outbox and triggers
+  grant      give the web app's, the listener's and scripts' database roles their rights
   demo       add demo locations and machines and a superuser (password printed once)
   endpoints  add | list | show | edit | enable | disable | remove | test | roll-secret
   switches   show or set the master and per-event-type switches
@@ -86,6 +87,11 @@ def run(args: Sequence[str]) -> int:
         help="load the demo data when the database has no machines yet",
     )
     parser.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate first (the web app's role may not; the owner runs `tiltbob migrate`)",
+    )
+    parser.add_argument(
         "--no-listener",
         action="store_true",
         help="serve the web app only (run `tiltbob listen` elsewhere)",
@@ -98,7 +104,8 @@ def run(args: Sequence[str]) -> int:
     _setup_django()
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
+    if not options.no_migrate:
+        call_command("migrate", interactive=False, verbosity=0)
     if options.demo:
         call_command("demo", if_empty=True)
 

@@ -32,9 +32,12 @@ class Environment:
     log_format: str
     allow_http: bool
     allow_private_endpoints: bool
+    """Endpoints on loopback, private or link-local addresses (a LAN receiver, local tests)."""
     trusted_proxies: tuple[str, ...]
     """Proxies whose X-Forwarded-For names the client (else REMOTE_ADDR is the client)."""
-    """Endpoints on loopback, private or link-local addresses (a LAN receiver, local tests)."""
+    report_min_seconds: float
+    """``TILTBOB_REPORT_MIN_SECONDS``: a public report posted sooner after the form was shown is
+    a bot's (thanked and ignored)."""
     data_dir: Path
     """``TILTBOB_DATA_DIR``, default ``.data`` in the working directory."""
     debug: bool
@@ -66,6 +69,16 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
             f"TILTBOB_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}"
         )
     keys = tuple(k.strip() for k in (env.get("TILTBOB_SECRET_KEYS") or "").split(",") if k.strip())
+    min_seconds = (env.get("TILTBOB_REPORT_MIN_SECONDS") or "3").strip()
+    try:
+        report_min_seconds = float(min_seconds)
+    except ValueError:
+        report_min_seconds = -1.0
+    if not 0 <= report_min_seconds <= 600:
+        raise ConfigurationError(
+            "TILTBOB_REPORT_MIN_SECONDS must be a number of seconds from 0 to 600,"
+            f" got {min_seconds!r}"
+        )
     return Environment(
         database_url=(env.get("DATABASE_URL") or "").strip() or None,
         site_url=site_url,
@@ -77,6 +90,7 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
         trusted_proxies=tuple(
             p.strip() for p in env.get("TILTBOB_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),
+        report_min_seconds=report_min_seconds,
         data_dir=Path(env.get("TILTBOB_DATA_DIR") or ".data").absolute(),
         debug=_flag(env.get("TILTBOB_DEBUG")),
     )

@@ -1,5 +1,5 @@
-"""The plain SQL of ``sql/``: the migrations, by file name, and the named queries of
-``queries.sql``, by name.
+"""The plain SQL of ``sql/``: the migrations, by file name; the named queries of
+``queries.sql`` and the roles' grants of ``grants.sql``, by name.
 
 In a checkout (and an editable install) the folder is ``sql/`` beside this package; an installed
 wheel carries it inside the package as ``tiltbob/sql/`` (pyproject.toml maps it there).
@@ -39,10 +39,10 @@ def schema() -> str:
     return (folder() / "schema.sql").read_text(encoding="utf-8")
 
 
-@cache
-def queries() -> dict[str, str]:
-    """The named queries: ``-- name: x`` starts query ``x``, up to the next one."""
-    text = (folder() / "queries.sql").read_text(encoding="utf-8")
+def _named(file: str) -> dict[str, str]:
+    """A file of named statements: ``-- name: x`` starts ``x``, up to the next one; comment
+    lines and the last semicolon dropped."""
+    text = (folder() / file).read_text(encoding="utf-8")
     starts = list(_NAME.finditer(text))
     named: dict[str, str] = {}
     for here, after in zip(starts, [*starts[1:], None], strict=True):
@@ -52,9 +52,30 @@ def queries() -> dict[str, str]:
     return named
 
 
+@cache
+def queries() -> dict[str, str]:
+    """The named queries of ``queries.sql``."""
+    return _named("queries.sql")
+
+
 def query(name: str) -> LiteralString:
     """One named query (trusted text shipped with tiltbob, hence literal)."""
     try:
         return queries()[name]
     except KeyError:
         raise KeyError(f"no query named {name!r} in sql/queries.sql") from None
+
+
+@cache
+def grants() -> dict[str, str]:
+    """The rights of each role besides the owner (``grants.sql``): ``web``, ``listener``,
+    ``script``; ``{role}`` stands for the role."""
+    return _named("grants.sql")
+
+
+def grant(kind: str) -> LiteralString:
+    """The statements giving a role of this kind its rights, ``{role}`` still to fill in."""
+    try:
+        return grants()[kind]
+    except KeyError:
+        raise KeyError(f"no grants named {kind!r} in sql/grants.sql") from None

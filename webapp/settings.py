@@ -33,7 +33,7 @@ TILTBOB_ALLOW_PRIVATE_ENDPOINTS = _env.allow_private_endpoints
 TILTBOB_REPORTS_PER_ADDRESS = (5, 600)
 TILTBOB_REPORTS_PER_MACHINE = (30, 3600)
 # A person needs a few seconds to fill the form; a bot that posts at once is thanked and ignored.
-TILTBOB_REPORT_MIN_SECONDS = 3
+TILTBOB_REPORT_MIN_SECONDS = _env.report_min_seconds
 
 INSTALLED_APPS = [
     "django.contrib.admin",
