@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from tests.conftest import Hook, insert_reports, make_person
 from webapp.maintenance.models import Machine
+from webapp.notifications import operations
 from webapp.notifications.models import Delivery, Endpoint, Switch, cipher
 
 MakeHook = Callable[..., Hook]
@@ -241,6 +242,22 @@ def test_a_test_message_says_no_listener_picked_it_up_when_none_runs(
         conn.execute("UPDATE notification_deliveries SET created_at = now() - interval '1 minute'")
     outcome = ana_client.get(result).json()
     assert outcome["state"] == "no_listener" and "tiltbob listen" in outcome["text"]
+
+
+def test_an_attempt_recorded_between_the_two_reads_is_not_taken_for_a_retry(
+    make_hook: MakeHook, db_url: str
+) -> None:
+    """The delivery row is read, then its attempts: an attempt committed in between must not
+    pair with the stale row (pending, no error) and read as "not delivered"."""
+    hook = make_hook("crew")
+    event_id = operations.send_test_message(hook.endpoint, "machine.added", actor="ana")
+    with psycopg.connect(db_url) as conn:  # the attempt row, without the delivery row's update
+        conn.execute(
+            "INSERT INTO notification_attempts (delivery_id, status_code, duration_ms)"
+            " SELECT id, 200, 1 FROM notification_deliveries WHERE event_id = %s",
+            [event_id],
+        )
+    assert operations.result_of_test_message(hook.endpoint, event_id).state == "waiting"
 
 
 def test_the_banner_is_on_every_notifications_page(

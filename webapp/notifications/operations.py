@@ -88,7 +88,9 @@ def result_of_test_message(
         )
     if delivery.status == DeliveryStatus.FAILED:
         return TestMessageResult("failed", f"Failed: {delivery.last_error or 'no reason given'}.")
-    if last is not None:
+    # The delivery's own counter, not the attempt rows: those are read by a second query, and
+    # an attempt recorded in between would pair a fresh attempt with a stale delivery row.
+    if delivery.attempts > 0:
         return TestMessageResult(
             "retrying",
             f"Not delivered: {delivery.last_error or 'no reason given'}. The listener tries "
