@@ -1,6 +1,8 @@
 """The yardstick's writer: problem reports saved through the Django ORM (so post_save fires).
 
-    DJANGO_SETTINGS_MODULE=bench.djangoq_settings python -m bench.django_writer latency|burst
+    DJANGO_SETTINGS_MODULE=bench.djangoq_settings python -m bench.django_writer WORKLOAD
+
+WORKLOAD: a key of bench.workloads.LATENCY_RATES (300 reports at that rate) or ``burst``.
 
 Prints {"started": t, "committed": {report id: t}} with time.monotonic() stamps.
 """
@@ -18,12 +20,13 @@ def main(workload: str) -> None:
     django.setup()
     from django.db import transaction
 
-    from bench.workloads import BURST_COUNT, LATENCY_COUNT, LATENCY_INTERVAL
+    from bench.workloads import BURST_COUNT, LATENCY_COUNT, LATENCY_RATES
     from webapp.maintenance.models import Machine, ProblemReport
 
-    count, interval = (
-        (LATENCY_COUNT, LATENCY_INTERVAL) if workload == "latency" else (BURST_COUNT, 0.0)
-    )
+    if workload in LATENCY_RATES:
+        count, interval = LATENCY_COUNT, 1 / LATENCY_RATES[workload]
+    else:
+        count, interval = BURST_COUNT, 0.0
     machine = Machine.objects.order_by("id").first()
     assert machine is not None
     committed: dict[int, float] = {}

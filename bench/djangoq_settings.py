@@ -1,5 +1,8 @@
 """The yardstick the requirements first proposed: Django ``post_save`` + ``on_commit`` + a
-django-q2 task (ORM broker) that POSTs with httpx. tiltbob's own settings, plus django_q."""
+django-q2 task (ORM broker) that POSTs with httpx. tiltbob's own settings, plus django_q,
+configured as django-q2's documentation recommends: a worker per core (its default), ``bulk``
+dequeues for a database broker, the ORM broker's default poll; the task keeps one HTTP client
+alive (bench/djangoq_app/tasks.py)."""
 
 import os
 
@@ -10,7 +13,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_q", "bench.djangoq_app"]
 Q_CLUSTER = {
     "name": "bench",
     "orm": "default",
-    "workers": 2,
+    "workers": os.cpu_count() or 1,
+    "bulk": 5,
     "timeout": 30,
     "retry": 60,
     "poll": 0.2,

@@ -104,15 +104,15 @@ class Bench:
             urllib.request.Request(self.receiver_url("/reset"), data=b"", method="POST"), timeout=10
         ).close()
 
-    def add_endpoint(self, name: str, path: str, kind: str = "json") -> int:
+    def add_endpoint(self, name: str, path: str, kind: str = "json", in_flight: int = 1) -> int:
         cipher = URLCipher(self.keys.split(","))
         url = self.receiver_url(path)
         secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
         with self.connect() as conn:
             row = conn.execute(
-                "INSERT INTO notification_endpoints"
-                " (name, kind, url_encrypted, url_hint, secret_encrypted, enabled, event_types)"
-                " VALUES (%s, %s, %s, %s, %s, true, %s) RETURNING id",
+                "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint,"
+                " secret_encrypted, enabled, event_types, in_flight)"
+                " VALUES (%s, %s, %s, %s, %s, true, %s, %s) RETURNING id",
                 [
                     name,
                     kind,
@@ -120,6 +120,7 @@ class Bench:
                     mask(url),
                     cipher.encrypt(secret),
                     list(EVENT_TYPES),
+                    in_flight,
                 ],
             ).fetchone()
         assert row is not None

@@ -5,7 +5,8 @@
 POST anything: the arrival is recorded under its path and its report ids (``report_id`` in the
 yardsticks' bodies, ``data.problem_report.id`` in tiltbob's json, the embeds' links in its
 Discord messages, which carry up to ten). Paths under ``/hang/`` never
-answer (an endpoint that hangs until the caller's timeout). ``GET /count?path=`` says how many
+answer (an endpoint that hangs until the caller's timeout); paths under ``/slow/<ms>/`` answer
+after that many milliseconds (an endpoint far away). ``GET /count?path=`` says how many
 distinct report ids have arrived there (cheap, for polling); ``GET /arrivals?path=`` lists
 them with their times; ``GET /stats`` gives this process's CPU time; ``POST /reset`` forgets.
 """
@@ -49,6 +50,8 @@ def app() -> web.Application:
         keys.setdefault(request.path, set()).update(key for key in found if key is not None)
         if request.path.startswith("/hang/"):
             await asyncio.sleep(3600)
+        if request.path.startswith("/slow/"):
+            await asyncio.sleep(int(request.path.split("/")[2]) / 1000)
         return web.json_response({"ok": True})
 
     async def count(request: web.Request) -> web.Response:

@@ -22,6 +22,8 @@ class Endpoint:
     """The ``whsec_`` secret that signs a json endpoint's requests."""
     refusal: str | None = None
     """Why this endpoint must not be driven (its deliveries wait), or None."""
+    in_flight: int = 1
+    """Messages on their way at once: 1 is strictly in order; above, order is not promised."""
 
 
 def from_rows(
@@ -53,6 +55,7 @@ def from_rows(
             event_types=tuple(row.event_types),
             signing_secret=secret,
             refusal=refusal,
+            in_flight=max(1, row.in_flight),
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

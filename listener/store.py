@@ -7,7 +7,7 @@ Nothing else in the listener runs SQL; the worker, the fan-out and the ownership
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +58,7 @@ class EndpointRow:
     secret_encrypted: str
     enabled: bool
     event_types: list[str]
+    in_flight: int
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ class QueueStore(Protocol):
     """What an endpoint's worker needs of the database."""
 
     async def next_deliveries(self, endpoint_id: int, limit: int) -> list[Delivery]: ...
+
+    async def due_deliveries(
+        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+    ) -> list[Delivery]: ...
+
+    async def next_due_at(self, endpoint_id: int) -> datetime | None: ...
 
     async def record_outcomes(
         self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
@@ -214,6 +221,22 @@ class Store:
                 query("next_deliveries"), {"endpoint_id": endpoint_id, "limit": limit}
             )
             return [Delivery(**row) for row in await cur.fetchall()]
+
+    async def due_deliveries(
+        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+    ) -> list[Delivery]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                query("due_deliveries"),
+                {"endpoint_id": endpoint_id, "limit": limit, "in_hand": list(in_hand)},
+            )
+            return [Delivery(**row) for row in await cur.fetchall()]
+
+    async def next_due_at(self, endpoint_id: int) -> datetime | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query("next_due_at"), {"endpoint_id": endpoint_id})
+            row = await cur.fetchone()
+            return row[0] if row else None
 
     async def record_outcomes(
         self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange

@@ -4,6 +4,11 @@ Only the process holding the endpoint's advisory lock runs its worker, so nothin
 rows: the queue is read, a message sent, and the outcome recorded. A worker that is slow,
 rate limited or retrying delays nothing but its own endpoint.
 
+An endpoint's ``in_flight`` setting chooses between two ways of working its queue. At 1 (the
+default) one message is on its way at a time, strictly in order, and a retry holds everything
+behind it. Above 1, up to that many are on their way at once and order is not promised: what
+is due is sent, a retry holds back only itself, and a rate limit still holds the whole endpoint.
+
 The queue is read only when something may be in it that the worker has not seen: at start, when
 told to (another process's fan-out, a test message, a reconnect), after a retry or an error, and
 on the poll timer. Deliveries that this process's own fan-out gives it fresh, for an endpoint
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -119,9 +125,11 @@ class EndpointWorker:
         self._wake.clear()
 
     async def _drain(self) -> float:
-        """Send whatever is due, in order; return how long until something may be due."""
+        """Send whatever is due; return how long until something may be due."""
         self._idle = False
         await self._record_pending()
+        if self.endpoint.in_flight > 1:
+            return await self._drain_concurrently()
         while not self._stopping:
             deliveries = await self._next_deliveries()
             if not deliveries:
@@ -152,6 +160,111 @@ class EndpointWorker:
             await self._send_in_order(messages)
         return 0.0
 
+    async def _drain_concurrently(self) -> float:
+        """Keep up to ``in_flight`` messages on their way, in no promised order, until nothing
+        due is left; outcomes are written down as in order, every RECORD_EVERY or
+        RECORD_WITHIN."""
+        flying: dict[asyncio.Task[Outcome], Message] = {}
+        ready: list[Message] = []
+        since = time.monotonic()
+        woken: asyncio.Task[bool] | None = None
+        try:
+            while True:
+                while not self._stopping and len(flying) < self.endpoint.in_flight:
+                    if not ready:
+                        ready = await self._due_messages(flying.values())
+                        if not ready:
+                            break
+                    message = ready.pop(0)
+                    flying[asyncio.create_task(self._send(message))] = message
+                if not flying:
+                    break
+                # Wake for the first answer, or for news of more to send while slots are free.
+                if woken is None or woken.done():
+                    self._wake.clear()
+                    woken = asyncio.create_task(self._wake.wait())
+                await asyncio.wait([*flying, woken], return_when=asyncio.FIRST_COMPLETED)
+                for answered in [task for task in flying if task.done()]:
+                    self._unrecorded.append((flying.pop(answered), answered.result()))
+                if (
+                    len(self._unrecorded) >= RECORD_EVERY
+                    or time.monotonic() - since >= RECORD_WITHIN
+                ):
+                    await self._record_pending()
+                    since = time.monotonic()
+        finally:
+            if woken is not None:
+                woken.cancel()
+            if flying:
+                # Stopped or failed: what is on its way still finishes and is written down.
+                answers = await asyncio.gather(*flying, return_exceptions=True)
+                self._unrecorded.extend(
+                    (message, answer)
+                    for message, answer in zip(flying.values(), answers, strict=True)
+                    if isinstance(answer, Outcome)
+                )
+            await self._record_pending()
+        if self._stopping:
+            return 0.0
+        self._idle = True
+        due_at = await self._store.next_due_at(self.endpoint.id)
+        if due_at is None:
+            return self._settings.poll_interval
+        wait = (due_at - datetime.now(UTC)).total_seconds()
+        return min(self._settings.poll_interval, max(0.0, wait))
+
+    async def _due_messages(self, flying: Iterable[Message]) -> list[Message]:
+        """The next due deliveries not already in hand, rendered; the expired and the
+        unrenderable are failed here, and never hold back the rest."""
+        in_hand = {d.id for m in flying for d in m.deliveries}
+        in_hand |= {d.id for m, _ in self._unrecorded for d in m.deliveries}
+        taken, self._fresh = self._fresh, []
+        deliveries = [d for d in taken if d.id not in in_hand]
+        if not deliveries and self._must_read:
+            self._must_read = False
+            deliveries = await self._store.due_deliveries(
+                self.endpoint.id, self._settings.queue_read, in_hand
+            )
+            if len(deliveries) >= self._settings.queue_read:
+                self._must_read = True  # more behind these
+        now = datetime.now(UTC)
+        sendable: list[Delivery] = []
+        for delivery in deliveries:
+            stale = self._settings.retry.expired(delivery.created_at, now)
+            if stale:
+                self._fail(delivery, f"expired: not sent within {stale}")
+            else:
+                sendable.append(delivery)
+        if not sendable:
+            return []
+        context = RenderContext(self._settings.site_url, self._settings.mail_from, now)
+        try:
+            return render(self.endpoint, sendable, context)
+        except Exception as error:
+            self._log.exception("delivery.render_failed", delivery_id=sendable[0].id)
+            for delivery in sendable:
+                self._fail(delivery, f"could not render: {type(error).__name__}")
+            return []
+
+    async def _send(self, message: Message) -> Outcome:
+        """One message, after the endpoint's rate limit. A wait the server asks for (a spent
+        bucket, a 429's or 503's retry-after) holds every message to the endpoint, not just
+        this one: with several in flight, the others would otherwise run into it."""
+        await self._hold_for_rate_limit()
+        endpoint = self.endpoint
+        outcome = await self._senders.for_kind(endpoint.kind).send(endpoint.url, message)
+        asked = outcome.pause or outcome.retry_after
+        if asked:
+            # Within the schedule's bounds, whatever the server asked for.
+            pause = self._settings.retry.clamp(asked)
+            self._not_before = max(self._not_before, time.monotonic() + pause)
+        return outcome
+
+    def _fail(self, delivery: Delivery, reason: str) -> None:
+        self._unrecorded.append(
+            (Message((delivery,), b"", {}), Outcome(Result.FAILED, None, reason, 0.0))
+        )
+
     async def _next_deliveries(self) -> list[Delivery]:
         """Fresh deliveries, else what the queue holds when it must be read, else nothing."""
         taken, self._fresh = self._fresh, []
@@ -176,13 +289,7 @@ class EndpointWorker:
             for message in messages:
                 if self._stopping:
                     break
-                await self._hold_for_rate_limit()
-                endpoint = self.endpoint
-                outcome = await self._senders.for_kind(endpoint.kind).send(endpoint.url, message)
-                if outcome.pause:
-                    # Within the schedule's bounds, whatever the server asked for.
-                    pause = self._settings.retry.clamp(outcome.pause)
-                    self._not_before = time.monotonic() + pause
+                outcome = await self._send(message)
                 self._unrecorded.append((message, outcome))
                 if outcome.result is Result.RETRY:
                     self._must_read = True
@@ -198,9 +305,7 @@ class EndpointWorker:
             await self._record_pending()
 
     async def _fail_head(self, delivery: Delivery, reason: str) -> None:
-        self._unrecorded.append(
-            (Message((delivery,), b"", {}), Outcome(Result.FAILED, None, reason, 0.0))
-        )
+        self._fail(delivery, reason)
         self._sent_through = max(self._sent_through, delivery.id)
         self._must_read = True  # what stood behind it
         await self._record_pending()

@@ -14,7 +14,7 @@ SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
-SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types
+SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight
   FROM notification_endpoints
  ORDER BY id;
 
@@ -48,6 +48,24 @@ SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
  WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending'
  ORDER BY d.id
  LIMIT %(limit)s;
+
+-- name: due_deliveries
+-- The due pending deliveries of one endpoint, oldest first, but for those already in hand (an
+-- endpoint with several messages in flight, where a retry holds back nothing behind it).
+SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
+       ev.type, ev.occurred_at, ev.actor, ev.snapshot
+  FROM notification_deliveries d
+  JOIN notification_events ev ON ev.id = d.event_id
+ WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending'
+   AND d.next_attempt_at <= now() AND d.id <> ALL (%(in_hand)s::bigint[])
+ ORDER BY d.id
+ LIMIT %(limit)s;
+
+-- name: next_due_at
+-- When the first of one endpoint's pending deliveries falls due (null: none is pending).
+SELECT min(next_attempt_at) AS due_at
+  FROM notification_deliveries
+ WHERE endpoint_id = %(endpoint_id)s AND status = 'pending';
 
 -- name: record_outcomes
 -- The outcomes of messages sent to one endpoint, an array element per delivery: each delivery's

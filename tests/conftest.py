@@ -190,7 +190,12 @@ def make_hook(
     receiver: Receiver, secret_tokens: list[str], transactional_db: None
 ) -> Callable[..., Hook]:
     def make(
-        name: str, events: str | list[str] = "all", *, enabled: bool = True, kind: str = ""
+        name: str,
+        events: str | list[str] = "all",
+        *,
+        enabled: bool = True,
+        kind: str = "",
+        in_flight: int = 1,
     ) -> Hook:
         token = f"tok{uuid.uuid4().hex}"
         secret_tokens.append(token)
@@ -200,6 +205,7 @@ def make_hook(
             kind=kind,
             event_types=list(EVENT_TYPES) if events == "all" else list(events),
             enabled=enabled,
+            in_flight=in_flight,
         )
         endpoint.set_url(receiver.url(path))
         endpoint.save()

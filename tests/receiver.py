@@ -55,6 +55,9 @@ class Receiver:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.scheme = "https" if tls else "http"
         self.arrivals: list[Arrival] = []
+        self.in_flight: dict[str, int] = {}
+        self.most_in_flight: dict[str, int] = {}
+        """Per path: requests being answered now, and the most ever at once."""
         self._behaviours: dict[str, Behaviour] = {}
         self._lock = threading.Lock()
         self.closing = threading.Event()
@@ -83,7 +86,16 @@ class Receiver:
                     seen = sum(1 for a in receiver.arrivals if a.path == path)
                     receiver.arrivals.append(arrival)
                     behaviour = receiver._behaviours.get(path, _ok)
-                reply = behaviour(seen)
+                    now = receiver.in_flight[path] = receiver.in_flight.get(path, 0) + 1
+                    most = max(now, receiver.most_in_flight.get(path, 0))
+                    receiver.most_in_flight[path] = most
+                try:
+                    self._answer(behaviour(seen))
+                finally:
+                    with receiver._lock:
+                        receiver.in_flight[path] -= 1
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.hang:
                     receiver.closing.wait(120)
                     return

@@ -143,6 +143,22 @@ def test_the_url_is_write_only_and_a_blank_edit_keeps_it(ana_client: Client) -> 
     assert not endpoint.enabled  # the box was left unticked
 
 
+def test_in_flight_defaults_to_one_and_stays_within_its_bounds(ana_client: Client) -> None:
+    assert add(ana_client).status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.in_flight == 1
+    change = reverse("admin:notifications_endpoint_change", args=[endpoint.pk])
+    page = ana_client.get(change).content.decode()
+    assert "the order is not promised" in page, "the form says what above 1 gives up"
+    form = {"name": "Workshop", "url": "", "kind": "discord", "all_events": "on"}
+    for wrong in ("0", "33"):
+        answer = ana_client.post(change, {**form, "in_flight": wrong})
+        assert answer.status_code == 200 and "errornote" in answer.content.decode()
+    assert ana_client.post(change, {**form, "in_flight": "8"}).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.in_flight == 8
+
+
 def test_a_json_endpoints_secret_is_shown_once_and_can_be_rolled(ana_client: Client) -> None:
     answer = add(ana_client, name="Hook", url="https://example.org/hooks/tiltbob")
     first = re.search(r"whsec_[A-Za-z0-9+/=]+", answer.content.decode())

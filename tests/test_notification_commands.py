@@ -72,6 +72,27 @@ def test_add_refuses_bad_input_clearly(tiltbob, transactional_db: None) -> None:
     assert not Endpoint.objects.exists()
 
 
+def test_in_flight_is_set_on_add_and_edit_within_its_bounds(
+    tiltbob, transactional_db: None
+) -> None:
+    added = tiltbob(
+        "endpoints", "add", "--name", "x", "--url", DISCORD, "--events", "all", "--in-flight", "4"
+    )
+    assert added.returncode == 0, added.stderr
+    endpoint = Endpoint.objects.get(name="x")
+    assert endpoint.in_flight == 4
+    shown = json.loads(tiltbob("endpoints", "show", str(endpoint.pk), "--json").stdout)
+    assert shown["in_flight"] == 4
+    for wrong in ("0", "33", "many"):
+        refused = tiltbob("endpoints", "edit", str(endpoint.pk), "--in-flight", wrong)
+        assert refused.returncode != 0
+        assert f"must be a whole number from 1 to 32, got {wrong!r}" in refused.stderr
+    edited = tiltbob("endpoints", "edit", str(endpoint.pk), "--in-flight", "1")
+    assert edited.returncode == 0, edited.stderr
+    endpoint.refresh_from_db()
+    assert endpoint.in_flight == 1
+
+
 def test_enable_disable_remove(tiltbob, transactional_db: None) -> None:
     tiltbob(
         "endpoints", "add", "--name", "Mail", "--url", "mailto:crew@example.org", "--events", "all"

@@ -5,7 +5,7 @@ the endpoint's failure count. Fast: no database, no network, no process."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -59,6 +59,22 @@ class FakeQueue:
         pending = sorted(i for i, status in self.status.items() if status == "pending")
         return [self.rows[i] for i in pending[:limit]]
 
+    async def due_deliveries(
+        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+    ) -> list[Delivery]:
+        self.reads += 1
+        now = datetime.now(UTC)
+        due = sorted(
+            i
+            for i, status in self.status.items()
+            if status == "pending" and self.rows[i].next_attempt_at <= now and i not in in_hand
+        )
+        return [self.rows[i] for i in due[:limit]]
+
+    async def next_due_at(self, endpoint_id: int) -> datetime | None:
+        pending = [self.rows[i].next_attempt_at for i, s in self.status.items() if s == "pending"]
+        return min(pending, default=None)
+
     async def record_outcomes(
         self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
     ) -> None:
@@ -82,6 +98,8 @@ class FakeSender:
 
     def __init__(self, answer: Callable[[int, int], Awaitable[Outcome]] | None = None) -> None:
         self.sent: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._answer = answer
 
     async def send(self, url: str, message: Message) -> Outcome:
@@ -89,13 +107,18 @@ class FakeSender:
         self.sent.append(d.id)
         if self._answer is None:
             return DELIVERED
-        return await self._answer(d.id, self.sent.count(d.id))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(d.id, self.sent.count(d.id))
+        finally:
+            self.in_flight -= 1
 
 
 async def started(
-    queue: FakeQueue, sender: FakeSender
+    queue: FakeQueue, sender: FakeSender, endpoint: Endpoint = ENDPOINT
 ) -> tuple[EndpointWorker, asyncio.Task[None]]:
-    worker = EndpointWorker(ENDPOINT, queue, Senders(http=sender, mail=sender), SETTINGS)
+    worker = EndpointWorker(endpoint, queue, Senders(http=sender, mail=sender), SETTINGS)
     task = asyncio.create_task(worker.run())
     await until(lambda: worker.idle, what="the worker to go idle")
     return worker, task
@@ -232,5 +255,120 @@ def test_a_rate_limit_pause_of_infinity_does_not_hold_the_endpoint_forever() -> 
         worker.read_queue_soon()
         await until(lambda: queue.status[2] == "delivered", what="the second, after the pause")
         await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+# -- several in flight ------------------------------------------------------------------------
+
+FOUR = replace(ENDPOINT, in_flight=4)
+
+
+def test_above_one_in_flight_that_many_are_on_their_way_at_once_and_no_more() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def held(n: int, attempt: int) -> Outcome:
+            await gate.wait()
+            return DELIVERED
+
+        queue, sender = FakeQueue(), FakeSender(held)
+        worker, task = await started(queue, sender, FOUR)
+        queue.add(*range(1, 11))
+        worker.read_queue_soon()
+        await until(lambda: sender.in_flight == 4, what="four on their way")
+        assert sender.sent == [1, 2, 3, 4], "the oldest first, and no fifth before one answers"
+        gate.set()
+        await until(lambda: queue.status[10] == "delivered", what="all ten delivered")
+        await until(lambda: worker.idle, what="idle again")
+        assert sorted(sender.sent) == list(range(1, 11)), "each sent once"
+        assert sender.most_in_flight == 4
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_above_one_in_flight_a_retry_holds_back_only_itself() -> None:
+    async def first_fails_twice(n: int, attempt: int) -> Outcome:
+        return SERVER_ERROR if n == 1 and attempt <= 2 else DELIVERED
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(first_fails_twice)
+        worker, task = await started(queue, sender, FOUR)
+        queue.add(1, 2, 3)
+        worker.read_queue_soon()
+        await until(lambda: queue.status[1] == "delivered", what="1 delivered at last")
+        assert sender.sent.index(3) < len(sender.sent) - 1, "3 did not wait for 1's retries"
+        assert sender.sent.count(1) == 3 and sender.sent.count(2) == sender.sent.count(3) == 1
+        assert queue.rows[1].attempts == 3
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_above_one_in_flight_a_rate_limit_holds_the_whole_endpoint() -> None:
+    async def scenario() -> None:
+        limited_at: list[float] = []
+        sent_at: dict[int, float] = {}
+
+        async def answers(n: int, attempt: int) -> Outcome:
+            loop = asyncio.get_running_loop()
+            sent_at.setdefault(n, loop.time())
+            if n == 1 and attempt == 1:
+                limited_at.append(loop.time())
+                return Outcome(Result.RETRY, 429, "429 too many requests", 1.0, pause=0.05)
+            return DELIVERED
+
+        queue, sender = FakeQueue(), FakeSender(answers)
+        worker, task = await started(queue, sender, replace(ENDPOINT, in_flight=2))
+        queue.add(1)
+        worker.read_queue_soon()
+        await until(lambda: limited_at, what="the 429")
+        queue.add(2, 3)
+        worker.read_queue_soon()
+        await until(lambda: queue.status[1] == "delivered", what="1 delivered after the pause")
+        await until(lambda: queue.status[3] == "delivered", what="3 delivered")
+        # Clamped to the schedule's bounds: 0.05 s asked for, and nothing went out before.
+        assert min(sent_at[2], sent_at[3]) >= limited_at[0] + 0.04
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
+
+
+def test_above_one_in_flight_the_failure_count_goes_on() -> None:
+    async def always_500(n: int, attempt: int) -> Outcome:
+        return SERVER_ERROR
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(always_500)
+        worker, task = await started(queue, sender, FOUR)
+        queue.add(1, 2, 3)
+        worker.read_queue_soon()
+        await until(lambda: len(sender.sent) >= 6, what="six failed attempts")
+        await stopped(worker, task)
+        assert queue.consecutive_failures[-1] == len(sender.sent)
+        assert set(queue.status.values()) == {"pending"}, "retried, not given up"
+
+    asyncio.run(scenario())
+
+
+def test_above_one_in_flight_stopping_finishes_what_is_on_its_way() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def held(n: int, attempt: int) -> Outcome:
+            await gate.wait()
+            return DELIVERED
+
+        queue, sender = FakeQueue(), FakeSender(held)
+        worker, task = await started(queue, sender, FOUR)
+        queue.add(*range(1, 11))
+        worker.read_queue_soon()
+        await until(lambda: sender.in_flight == 4, what="four on their way")
+        worker.stop()
+        gate.set()
+        await asyncio.wait_for(task, 2)
+        assert sorted(sender.sent) == [1, 2, 3, 4], "nothing new started once stopping"
+        assert [queue.status[n] for n in range(1, 11)] == ["delivered"] * 4 + ["pending"] * 6
 
     asyncio.run(scenario())

@@ -151,6 +151,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     fieldsets = (
         (None, {"fields": ("name", "url", "kind", "enabled")}),
         ("Event types", {"fields": ("all_events", "event_types")}),
+        ("Delivery", {"fields": ("in_flight",)}),
     )
     change_form_template = "admin/notifications/endpoint/change_form.html"
     delete_confirmation_template = "admin/notifications/endpoint/delete_confirmation.html"

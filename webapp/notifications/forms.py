@@ -34,12 +34,14 @@ class EndpointForm(forms.ModelForm[Endpoint]):
 
     class Meta:
         model = Endpoint
-        fields = ("name", "kind", "enabled", "event_types")
+        fields = ("name", "kind", "enabled", "in_flight", "event_types")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Write-only: the stored URL is never put into the page, not even as a hidden value.
         self.initial.pop("url", None)
+        # Left blank (or posted by a script that does not know it): one at a time, in order.
+        self.fields["in_flight"].required = False
         if self.instance.pk:
             self.fields["url"].help_text = (
                 f"Stored: {self.instance.url_hint}. Leave blank to keep it; type a new one to"
@@ -52,6 +54,10 @@ class EndpointForm(forms.ModelForm[Endpoint]):
                 "A Discord or Slack webhook URL, mailto: addresses, or an https:// URL for JSON."
                 " It is stored encrypted and never shown again."
             )
+
+    def clean_in_flight(self) -> int:
+        value = self.cleaned_data.get("in_flight")
+        return 1 if value is None else int(value)
 
     def clean_event_types(self) -> list[str]:
         if self.data.get(self.add_prefix("all_events")) in {"on", "true", "1", "True"}:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
@@ -29,6 +30,7 @@ from tiltbob.endpoint_urls import (
 )
 
 MASTER_SWITCH = "master"
+MAX_IN_FLIGHT = 32
 
 
 def cipher() -> URLCipher:
@@ -50,12 +52,28 @@ class Endpoint(models.Model):
         default=list,
         blank=True,
     )
+    in_flight = models.PositiveSmallIntegerField(
+        "in flight",
+        default=1,
+        db_default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT)],
+        help_text=(
+            "How many messages may be on their way to this endpoint at once. 1 (the default): "
+            "one at a time, strictly in order. Above 1: up to that many at once, faster to an "
+            "endpoint far away, and the order is not promised (a receiver can order by the "
+            "message's timestamp and drop duplicates by its webhook-id)."
+        ),
+    )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         db_table = "notification_endpoints"
         ordering = ("name",)
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(in_flight__gte=1, in_flight__lte=MAX_IN_FLIGHT),
+                name="notification_endpoints_in_flight_valid",
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=ENDPOINT_KINDS),
                 name="notification_endpoints_kind_valid",

@@ -3,6 +3,7 @@ notifications go. URLs are always shown masked; ``--json`` prints what scripts r
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications import operations
-from webapp.notifications.models import DeliveryStatus, Endpoint
+from webapp.notifications.models import MAX_IN_FLIGHT, DeliveryStatus, Endpoint
 
 URL_HELP = (
     "a Discord or Slack webhook URL, mailto:a@b,c@d, or https://… for JSON; '-' reads it from"
@@ -54,6 +55,7 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "url": endpoint.url_hint,
         "enabled": endpoint.enabled,
         "event_types": list(endpoint.event_types),
+        "in_flight": endpoint.in_flight,
         "pending": getattr(endpoint, "pending_count", 0),
         "oldest_pending_at": _iso(getattr(endpoint, "oldest_pending", None)),
         "last_success_at": _iso(health.last_success_at if health else None),
@@ -61,6 +63,25 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "last_error": health.last_error if health else None,
         "refused": endpoint.refusal(),
     }
+
+
+IN_FLIGHT_HELP = (
+    f"messages on their way at once, 1 to {MAX_IN_FLIGHT}; 1 (the default) keeps them strictly "
+    "in order, above 1 the order is not promised"
+)
+
+
+def _in_flight(text: str) -> int:
+    """``--in-flight``: a whole number from 1 to MAX_IN_FLIGHT, or a clear error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_IN_FLIGHT:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_IN_FLIGHT}, got {text!r}"
+        )
+    return value
 
 
 def _iso(value: Any) -> str | None:
@@ -82,12 +103,14 @@ class Command(BaseCommand):
         add.add_argument("--events", required=True, help="'all' or a comma-separated list")
         add.add_argument("--kind", choices=ENDPOINT_KINDS, help="default: guessed from the URL")
         add.add_argument("--disabled", action="store_true", help="add it switched off")
+        add.add_argument("--in-flight", type=_in_flight, default=1, help=IN_FLIGHT_HELP)
         edit = actions.add_parser("edit", help="change an endpoint")
         edit.add_argument("id", type=int)
         edit.add_argument("--name")
         edit.add_argument("--url", help=URL_HELP)
         edit.add_argument("--events", help="'all' or a comma-separated list")
         edit.add_argument("--kind", choices=ENDPOINT_KINDS)
+        edit.add_argument("--in-flight", type=_in_flight, help=IN_FLIGHT_HELP)
         actions.add_parser("list", help="list endpoints, with their health")
         for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
@@ -128,11 +151,21 @@ class Command(BaseCommand):
             raise CommandError(f"invalid URL: {error}") from None
 
     def _add(
-        self, *, name: str, url: str, events: str, kind: str | None, disabled: bool, **_: Any
+        self,
+        *,
+        name: str,
+        url: str,
+        events: str,
+        kind: str | None,
+        disabled: bool,
+        in_flight: int,
+        **_: Any,
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
             raise CommandError(f"an endpoint named {name!r} exists already")
-        endpoint = Endpoint(name=name, enabled=not disabled, event_types=event_list(events))
+        endpoint = Endpoint(
+            name=name, enabled=not disabled, event_types=event_list(events), in_flight=in_flight
+        )
         self._set_url(endpoint, url, kind)
         secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
         endpoint.save()
@@ -155,11 +188,14 @@ class Command(BaseCommand):
         url: str | None,
         events: str | None,
         kind: str | None,
+        in_flight: int | None,
         **_: Any,
     ) -> None:
         endpoint = self._get(id)
         if name:
             endpoint.name = name
+        if in_flight is not None:
+            endpoint.in_flight = in_flight
         if events:
             endpoint.event_types = event_list(events)
         if url:
