@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from functools import lru_cache
 
 import aiohttp
 import httpx
@@ -51,6 +51,36 @@ class PublicOnlyResolver(ThreadedResolver):
         return allowed
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that stays empty: what a response sets is not even parsed."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+class CookielessClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that neither keeps nor sends cookies: one client serves every
+    endpoint, so a cookie one endpoint sets must not ride along to another on the same host.
+    (An empty jar would do that too, at the cost of wrapping every response for the standard
+    library's cookie code only to throw the result away.)"""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("the listener's HTTP client keeps no cookies")
+
+
+@lru_cache(maxsize=4096)
+def parsed(url: str) -> httpx.URL:
+    """An endpoint's URL, parsed once rather than for every message sent to it."""
+    return httpx.URL(url)
+
+
 @asynccontextmanager
 async def http_client(
     *, connect_timeout: float, read_timeout: float, allow_private: bool = False
@@ -74,13 +104,11 @@ async def http_client(
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
-    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    async with httpx.AsyncClient(
+    async with CookielessClient(
         transport=AiohttpTransport(client=session),
         timeout=httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
         ),
-        cookies=no_cookies,
         follow_redirects=False,
         trust_env=False,
         verify=True,
@@ -154,12 +182,13 @@ class HttpSender:
         def elapsed() -> float:
             return round((time.perf_counter() - started) * 1000, 3)
 
-        host = httpx.URL(url).host
+        endpoint = parsed(url)
+        host = endpoint.host
         if not self._allow_private and is_address(host) and forbidden(host):
             # An address in the URL is connected to without a resolver: checked here.
             return Outcome(Result.RETRY, None, _refusal(host, host), elapsed())
         # Added to the URL's own query (httpx's params= would replace it).
-        target = httpx.URL(url).copy_merge_params(message.query) if message.query else url
+        target = endpoint.copy_merge_params(message.query) if message.query else endpoint
         try:
             # A read timeout alone would let an endpoint that trickles its answer hold its queue
             # forever: the whole exchange has a cap too.

@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from listener import logs
-from listener.backoff import Backoff, keep_running
+from listener.backoff import DATABASE_ERRORS, Backoff, keep_running
 from listener.endpoints import Endpoint
 from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
@@ -36,7 +37,11 @@ from listener.store import HealthChange, QueueStore, SettledDelivery
 RECORD_EVERY = 10
 RECORD_WITHIN = 0.1
 """Outcomes are written down in one statement once this many have gathered, or once the oldest
-has waited this many seconds: what a crash may send a second time."""
+has waited this many seconds. The statement runs beside the sending, not in its way; the queue
+is read again only once all of it is written down."""
+UNRECORDED_AT_MOST = 2 * RECORD_EVERY
+"""While a write is on its way, sending goes on until this many outcomes wait: what a crash may
+send a second time (with the request in flight)."""
 
 
 class EndpointWorker:
@@ -64,6 +69,9 @@ class EndpointWorker:
         self._stopping = False
         self._not_before = 0.0  # monotonic: the endpoint's rate limit holds requests until then
         self._unrecorded: list[tuple[Message, Outcome]] = []
+        self._recording: asyncio.Task[None] | None = None
+        """Outcomes being written down beside the sending."""
+        self._record_lock = asyncio.Lock()
         self._log = logs.get().bind(endpoint_id=endpoint.id)
 
     @property
@@ -190,7 +198,7 @@ class EndpointWorker:
                     len(self._unrecorded) >= RECORD_EVERY
                     or time.monotonic() - since >= RECORD_WITHIN
                 ):
-                    await self._record_pending()
+                    await self._record_soon()
                     since = time.monotonic()
         finally:
             if woken is not None:
@@ -299,7 +307,7 @@ class EndpointWorker:
                     len(self._unrecorded) >= RECORD_EVERY
                     or time.monotonic() - since >= RECORD_WITHIN
                 ):
-                    await self._record_pending()
+                    await self._record_soon()
                     since = time.monotonic()
         finally:
             await self._record_pending()
@@ -319,14 +327,35 @@ class EndpointWorker:
             self._log.info("endpoint.rate_limited", wait_s=round(wait, 3))
             await asyncio.sleep(wait)
 
+    async def _record_soon(self) -> None:
+        """Start writing down what has gathered, beside the sending (or, once
+        UNRECORDED_AT_MOST wait, write it down before sending on). A database error leaves
+        the outcomes in hand for the next write (the one before the queue is read again
+        raises it); anything else is raised here, for the worker's failure path."""
+        running = self._recording
+        if running is not None and not running.done():
+            if len(self._unrecorded) >= UNRECORDED_AT_MOST:
+                await self._record_pending()
+            return  # else it takes what gathers meanwhile next time
+        error = running.exception() if running is not None and not running.cancelled() else None
+        if error is not None:
+            raise error
+        self._recording = asyncio.create_task(self._record_beside())
+
+    async def _record_beside(self) -> None:
+        with suppress(*DATABASE_ERRORS):
+            await self._record_pending()
+
     async def _record_pending(self) -> None:
         """Write down the outcomes not yet recorded (kept in memory while the database is away,
-        so a delivery that went out is not sent again)."""
-        if not self._unrecorded:
-            return
-        batch = list(self._unrecorded)
-        await self._record(batch)
-        del self._unrecorded[: len(batch)]
+        so a delivery that went out is not sent again). One write at a time: each takes what
+        the one before left."""
+        async with self._record_lock:
+            if not self._unrecorded:
+                return
+            batch = list(self._unrecorded)
+            await self._record(batch)
+            del self._unrecorded[: len(batch)]
 
     async def _record(self, batch: list[tuple[Message, Outcome]]) -> None:
         now = datetime.now(UTC)

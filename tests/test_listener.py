@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from psycopg.rows import dict_row
 
-from listener.worker import RECORD_EVERY
+from listener.worker import UNRECORDED_AT_MOST
 from tests.conftest import Hook, insert_reports
 from tests.processes import ListenerProcess, psql
 from tests.receiver import Receiver, Reply
@@ -157,7 +157,7 @@ def test_sigkill_in_the_middle_of_a_burst_loses_nothing(
     duplicates = [event for event, n in Counter(ids).items() if n > 1]
     # At most the outcomes not yet written down and the request in flight at the kill are sent
     # twice, with the same id.
-    assert len(duplicates) <= RECORD_EVERY + 1, duplicates
+    assert len(duplicates) <= UNRECORDED_AT_MOST + 1, duplicates
     for arrival in receiver.at(hook.path):
         assert arrival.webhook_id == arrival.json["id"]
     assert second.logged("delivery.sent")
