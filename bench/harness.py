@@ -160,6 +160,41 @@ class Bench:
                     time.sleep(max(0.0, next_at - time.monotonic()))
         return committed
 
+    def bulk_reports(self, count: int, per_tx: int = 10_000) -> list[int]:
+        """Many problem reports quickly, ``per_tx`` rows per INSERT … SELECT (the capture still
+        runs per row); their ids. For backlogs, where commit times do not matter."""
+        machine = self.machine_id()
+        ids: list[int] = []
+        with self.connect() as conn:
+            for start in range(0, count, per_tx):
+                rows = conn.execute(
+                    "INSERT INTO problem_reports (machine_id, problem_type, description)"
+                    " SELECT %s, 'stuck_ball', 'bench report ' || n"
+                    " FROM generate_series(1, %s) AS n RETURNING id",
+                    [machine, min(per_tx, count - start)],
+                ).fetchall()
+                conn.commit()
+                ids.extend(int(r[0]) for r in rows)
+        return ids
+
+    def delivered_history(self, events: int, endpoint_id: int) -> None:
+        """``events`` old events, each delivered to the endpoint: the history a busy year
+        leaves behind (older than a day, so the prune may take it)."""
+        with self.connect() as conn:
+            conn.execute(
+                "INSERT INTO notification_events (type, actor, snapshot, occurred_at,"
+                " fanned_out_at) SELECT 'problem_report.created', 'bench', '{}',"
+                " now() - interval '2 days', now() - interval '2 days'"
+                " FROM generate_series(1, %s)",
+                [events],
+            )
+            conn.execute(
+                "INSERT INTO notification_deliveries (event_id, endpoint_id, status, attempts,"
+                " finished_at) SELECT id, %s, 'delivered', 1, now() - interval '2 days'"
+                " FROM notification_events WHERE actor = 'bench'",
+                [endpoint_id],
+            )
+
     # -- receiver ------------------------------------------------------------------------------
 
     def _get(self, resource: str, **query: str) -> dict[str, Any]:

@@ -31,6 +31,8 @@ TARGETS = {
     "catchup_rss_mb": 150.0,
     "isolation_p99_ratio": 2.0,
     "write_cost_ratio": 1.5,
+    "scale_ratio": 0.15,
+    "history_write_ratio": 0.10,
 }
 
 
@@ -44,6 +46,8 @@ def measure(only: set[str] | None) -> dict[str, Any]:
         ("in_flight", workloads.in_flight),
         ("isolation", workloads.isolation),
         ("write_cost", workloads.write_cost),
+        ("scale", workloads.scale),
+        ("two_listeners", workloads.two_listeners),
         ("http_cpu", workloads.http_cpu),
         ("public_form", workloads.public_form),
     ]
@@ -135,6 +139,25 @@ def verdicts(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             "≤ 1.5",
             v <= TARGETS["write_cost_ratio"],
         )
+    if "scale" in r:
+        s, within = r["scale"], TARGETS["scale_ratio"]
+        for what, key in (
+            ("deliveries/s", "catchup_rate_ratio"),
+            ("peak RSS", "catchup_rss_ratio"),
+        ):
+            v = s[key]
+            add(f"catch-up 200,000 / 20,000: {what}", v, "1 ± 0.15", abs(v - 1) <= within)
+        for what, key in (
+            ("beside 1M delivered", "write_history_ratio"),
+            ("after the prune", "write_pruned_ratio"),
+        ):
+            v = s[key]
+            add(
+                f"write cost {what} / on empty tables",
+                v,
+                "≤ 1.1",
+                v <= 1 + TARGETS["history_write_ratio"],
+            )
     return rows
 
 
@@ -197,6 +220,26 @@ def table(r: dict[str, Any]) -> str:
                 f" {case['events']} events at {case['deliveries_per_s']}/s;"
                 f" listener CPU {case['listener_cpu_ms_per_delivery']} ms per delivery"
             )
+    if "scale" in r:
+        s = r["scale"]
+        for n in workloads.SCALE_BACKLOGS:
+            c = s[f"catchup_{n}"]
+            extra.append(
+                f"scale: json catch-up of {n} events at {c['deliveries_per_s']}/s,"
+                f" listener peak RSS {c['listener_peak_rss_mb']} MB"
+            )
+        extra.append(
+            f"scale: commits/s with triggers {s['write_empty']} on empty tables,"
+            f" {s['write_with_history']} beside {s['history_events']} delivered events,"
+            f" {s['write_after_prune']} after the prune"
+        )
+    if "two_listeners" in r:
+        for label, v in r["two_listeners"].items():
+            if isinstance(v, dict):
+                extra.append(
+                    f"{label.replace('_', ' ')}: fan-out {v['fanout_per_s']}/s, catch-up to 10"
+                    f" json endpoints {v['catchup_per_s']}/s, {v['sent_twice']} sent twice"
+                )
     if "isolation" in r:
         i = r["isolation"]
         extra.append(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.harness import Bench, cpu_seconds, latency_summary, peak_rss_mb
 from tests.waiting import wait_until
+from tiltbob.sqlfiles import query
 
 LATENCY_COUNT = 300
 LATENCY_RATES = {"latency": 10, "latency_50_per_s": 50}
@@ -21,6 +24,8 @@ IN_FLIGHT = (1, 4, 16)
 IN_FLIGHT_CASES = ((0, 10_000), (20, 2_000))
 """(the receiver's answer time in ms, events): on loopback, and as an endpoint far away."""
 ISOLATION_COUNT = 200
+SCALE_BACKLOGS = (20_000, 200_000)
+HISTORY_EVENTS = 1_000_000
 
 
 def latency(bench: Bench, path: str, per_s: int) -> dict[str, Any]:
@@ -176,16 +181,22 @@ def write_cost(bench: Bench) -> dict[str, Any]:
     counts (each commit waits for its WAL flush, the noisiest part here). Statistics are
     refreshed between rounds, as autovacuum would in a while: the triggers' lookups must not run
     on plans made for a table that was nearly empty."""
+    rates: dict[str, Any] = _commit_rates(bench, ("without_triggers", "with_triggers"))
+    rates["cost_ratio"] = round(rates["without_triggers"] / rates["with_triggers"], 2)
+    return rates
+
+
+def _commit_rates(bench: Bench, labels: tuple[str, ...], rounds: int = 5) -> dict[str, float]:
     machine = bench.machine_id()
-    rounds: dict[str, list[float]] = {"without_triggers": [], "with_triggers": []}
+    best: dict[str, list[float]] = {label: [] for label in labels}
     with bench.connect(autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
     with bench.connect() as conn:
         try:
-            for _ in range(5):
+            for _ in range(rounds):
                 conn.execute("ANALYZE problem_reports, notification_events")
-                for label in rounds:
+                for label in labels:
                     # USER: the capture triggers; the foreign keys' own triggers stay on.
                     toggle = "ENABLE" if label == "with_triggers" else "DISABLE"
                     conn.execute(f"ALTER TABLE problem_reports {toggle} TRIGGER USER")
@@ -198,14 +209,107 @@ def write_cost(bench: Bench) -> dict[str, Any]:
                             [machine],
                         )
                         conn.commit()
-                    rounds[label].append(1000 / (time.monotonic() - started))
+                    best[label].append(1000 / (time.monotonic() - started))
         finally:
             conn.rollback()
             conn.execute("ALTER TABLE problem_reports ENABLE TRIGGER USER")
             conn.commit()
-    rates: dict[str, Any] = {label: round(max(r), 1) for label, r in rounds.items()}
-    rates["cost_ratio"] = round(rates["without_triggers"] / rates["with_triggers"], 2)
-    return rates
+    return {label: round(max(r), 1) for label, r in best.items()}
+
+
+def scale(bench: Bench) -> dict[str, Any]:
+    """Cost as the work grows: a json catch-up of 20,000 and of 200,000 events (rate and the
+    listener's peak memory should not depend on the backlog), and the write cost on empty
+    tables, beside a million delivered events, and after the prune has taken them."""
+    result: dict[str, Any] = {}
+    for events in SCALE_BACKLOGS:
+        bench.reset()
+        bench.add_endpoint("backlog", "/backlog")
+        committed = bench.bulk_reports(events)
+        started = time.monotonic()
+        with bench.listener() as listener:
+            arrived = bench.wait_arrivals("/backlog", set(committed), timeout=1800)
+            rss = peak_rss_mb(listener.pid)
+        result[f"catchup_{events}"] = {
+            "events": events,
+            "deliveries_per_s": round(events / (max(arrived.values()) - started), 1),
+            "listener_peak_rss_mb": rss,
+        }
+    small, large = (result[f"catchup_{n}"] for n in SCALE_BACKLOGS)
+    result["catchup_rate_ratio"] = round(large["deliveries_per_s"] / small["deliveries_per_s"], 3)
+    result["catchup_rss_ratio"] = round(
+        large["listener_peak_rss_mb"] / small["listener_peak_rss_mb"], 3
+    )
+    bench.reset()
+    endpoint = bench.add_endpoint("history", "/history")
+    result["write_empty"] = _commit_rates(bench, ("with_triggers",))["with_triggers"]
+    bench.delivered_history(HISTORY_EVENTS, endpoint)
+    result["write_with_history"] = _commit_rates(bench, ("with_triggers",))["with_triggers"]
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    pruning = time.monotonic()
+    with bench.connect(autocommit=True) as conn:
+        while True:  # as the listener's prune loop does it, a batch at a time
+            row = conn.execute(query("prune"), {"cutoff": cutoff, "batch": 5000}).fetchone()
+            if not row or (row[0] < 5000 and row[2] < 5000):
+                break
+    result["prune_s"] = round(time.monotonic() - pruning, 1)
+    result["write_after_prune"] = _commit_rates(bench, ("with_triggers",))["with_triggers"]
+    result["history_events"] = HISTORY_EVENTS
+    result["write_history_ratio"] = round(result["write_empty"] / result["write_with_history"], 3)
+    result["write_pruned_ratio"] = round(result["write_empty"] / result["write_after_prune"], 3)
+    return result
+
+
+@contextmanager
+def listeners(bench: Bench, count: int, endpoints: int) -> Iterator[list[Any]]:
+    """``count`` listener processes, ready once they drive ``endpoints`` endpoints between
+    them."""
+    with ExitStack() as stack:
+        started = [stack.enter_context(bench.listener()) for _ in range(count)]
+        logs = [bench.workdir / f"listener-{bench.listeners - n}.log" for n in range(count)]
+        wait_until(
+            lambda: sum(log.read_text().count("endpoint.acquired") for log in logs) >= endpoints,
+            timeout=30,
+            what=f"{count} listeners to drive {endpoints} endpoints",
+        )
+        yield started
+
+
+def two_listeners(bench: Bench) -> dict[str, Any]:
+    """One listener process against two, on the fan-out (1,000 events to 10 endpoints) and a
+    json catch-up (2,000 events to each of 10 endpoints): deliveries/s, and no delivery twice."""
+    result: dict[str, Any] = {}
+    for count in (1, 2):
+        bench.reset()
+        paths = [f"/two/{n}" for n in range(FANOUT_ENDPOINTS)]
+        for n, path in enumerate(paths):
+            bench.add_endpoint(f"two{n}", path)
+        with listeners(bench, count, FANOUT_ENDPOINTS):
+            committed = bench.write_reports(FANOUT_EVENTS, per_tx=10)
+            first = min(committed.values())
+            last = max(
+                max(bench.wait_arrivals(path, set(committed), timeout=600).values())
+                for path in paths
+            )
+        fanout_rate = FANOUT_EVENTS * FANOUT_ENDPOINTS / (last - first)
+        twice = sum(len(bench.every_arrival(p)) for p in paths) - FANOUT_EVENTS * len(paths)
+        bench.reset()
+        for n, path in enumerate(paths):
+            bench.add_endpoint(f"two{n}", path)
+        backlog = bench.bulk_reports(2_000)
+        started = time.monotonic()
+        with listeners(bench, count, 0):
+            last = max(
+                max(bench.wait_arrivals(path, set(backlog), timeout=600).values()) for path in paths
+            )
+        catchup_rate = len(backlog) * len(paths) / (last - started)
+        twice += sum(len(bench.every_arrival(p)) for p in paths) - len(backlog) * len(paths)
+        result[f"{count}_listeners"] = {
+            "fanout_per_s": round(fanout_rate, 1),
+            "catchup_per_s": round(catchup_rate, 1),
+            "sent_twice": twice,
+        }
+    return result
 
 
 @contextmanager

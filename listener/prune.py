@@ -11,6 +11,9 @@ from listener.backoff import Backoff, keep_running
 from listener.settings import ListenerSettings
 from listener.store import Store
 
+PRUNE_BATCH = 5000
+"""Rows a prune statement takes at most."""
+
 
 class Pruner:
     def __init__(
@@ -32,7 +35,14 @@ class Pruner:
 
     async def _prune_then_wait(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(days=self._settings.prune_after_days)
-        deliveries, events = await self._store.prune(cutoff)
+        deliveries = events = 0
+        more = True
+        # In batches: a long history (a first prune, a year of events) is taken a few thousand
+        # rows at a time, each a short statement that the deliveries' own never wait behind.
+        while more and not self._stopping.is_set():
+            gone, emptied, more = await self._store.prune(cutoff, PRUNE_BATCH)
+            deliveries, events = deliveries + gone, events + emptied
+            await asyncio.sleep(0)
         if deliveries or events:
             self._log.info(
                 "prune.done", deliveries=deliveries, events=events, cutoff=cutoff.isoformat()

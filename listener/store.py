@@ -259,9 +259,13 @@ class Store:
                 },
             )
 
-    async def prune(self, cutoff: datetime) -> tuple[int, int]:
-        """Delete finished deliveries and fanned-out events older than ``cutoff``; how many."""
+    async def prune(self, cutoff: datetime, batch: int) -> tuple[int, int, bool]:
+        """Delete up to ``batch`` finished deliveries older than ``cutoff`` and the fanned-out
+        events they leave behind: how many of each, and whether a batch came back full."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(query("prune"), {"cutoff": cutoff})
+            cur = await conn.execute(query("prune"), {"cutoff": cutoff, "batch": batch})
             row = await cur.fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+        if not row:
+            return 0, 0, False
+        deliveries, events, never_sent = (int(v) for v in row)
+        return deliveries, events, deliveries >= batch or never_sent >= batch

@@ -111,20 +111,39 @@ WITH outcome AS (
 SELECT count(*) FROM updated;
 
 -- name: prune
--- Forget finished deliveries, and fanned-out events with nothing left pending, older than the cutoff.
+-- Forget up to a batch of finished deliveries older than the cutoff, the events they leave with
+-- no delivery, and up to a batch of old fanned-out events that never had one; the caller
+-- repeats while a batch comes back full (each statement stays short, whatever the backlog).
 WITH gone AS (
     DELETE FROM notification_deliveries
-     WHERE status <> 'pending' AND finished_at < %(cutoff)s
-    RETURNING id
-), events AS (
+     WHERE id IN (SELECT id FROM notification_deliveries
+                   WHERE status <> 'pending' AND finished_at < %(cutoff)s
+                   ORDER BY finished_at
+                   LIMIT %(batch)s)
+    RETURNING id, event_id
+), emptied AS (
     -- Only events none of whose deliveries outlive this statement (the CTEs share a snapshot).
     DELETE FROM notification_events ev
-     WHERE ev.fanned_out_at < %(cutoff)s
+     WHERE ev.id IN (SELECT event_id FROM gone)
+       AND ev.fanned_out_at < %(cutoff)s
        AND NOT EXISTS (SELECT 1 FROM notification_deliveries d
-                        WHERE d.event_id = ev.id AND d.id NOT IN (SELECT id FROM gone))
+                        WHERE d.event_id = ev.id
+                          AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = d.id))
+    RETURNING id
+), never_sent AS (
+    -- Looked for only once the old deliveries are gone: then what is old is little.
+    DELETE FROM notification_events ev
+     WHERE NOT EXISTS (SELECT 1 FROM gone)
+       AND ev.id IN (SELECT e.id FROM notification_events e
+                      WHERE e.fanned_out_at < %(cutoff)s
+                        AND NOT EXISTS (SELECT 1 FROM notification_deliveries d
+                                         WHERE d.event_id = e.id)
+                      LIMIT %(batch)s)
     RETURNING id
 )
-SELECT (SELECT count(*) FROM gone) AS deliveries, (SELECT count(*) FROM events) AS events;
+SELECT (SELECT count(*) FROM gone) AS deliveries,
+       (SELECT count(*) FROM emptied) + (SELECT count(*) FROM never_sent) AS events,
+       (SELECT count(*) FROM never_sent) AS never_sent;
 
 -- name: endpoint_status
 -- Per endpoint: its queue and its health, for `tiltbob status`.
