@@ -160,6 +160,16 @@ class Bench:
                     time.sleep(max(0.0, next_at - time.monotonic()))
         return committed
 
+    def analyze(self) -> None:
+        """Fresh planner statistics after loading a backlog, as autovacuum gives them within a
+        minute; without them (this machine's PostgreSQL runs with autovacuum off) the plans
+        stay those made for the tables as they were before the load."""
+        with self.connect(autocommit=True) as conn:
+            conn.execute(
+                "ANALYZE problem_reports, notification_events, notification_deliveries,"
+                " notification_attempts"
+            )
+
     def bulk_reports(self, count: int, per_tx: int = 10_000) -> list[int]:
         """Many problem reports quickly, ``per_tx`` rows per INSERT … SELECT (the capture still
         runs per row); their ids. For backlogs, where commit times do not matter."""

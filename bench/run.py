@@ -285,7 +285,9 @@ def chart(r: dict[str, Any], path: Path) -> None:
     systems = [n for n in ("floor", "tiltbob", "djangoq") if n in r]
     if not systems:
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    cases = [c for c in r.get("in_flight", {}).values() if isinstance(c, dict)]
+    fig, panels = plt.subplots(1, 3 if cases else 2, figsize=(15 if cases else 11, 4))
+    left, right = panels[0], panels[1]
     p50 = [r[n]["latency"]["p50_ms"] for n in systems]
     p99 = [r[n]["latency"]["p99_ms"] for n in systems]
     x = range(len(systems))
@@ -293,10 +295,29 @@ def chart(r: dict[str, Any], path: Path) -> None:
     left.bar([i + 0.2 for i in x], p99, width=0.4, label="p99")
     left.set_xticks(list(x), systems)
     left.set_yscale("log")
-    left.set_ylabel(f"commit → POST received at {workloads.LATENCY_RATES['latency']}/s (ms, log)")
+    rate = workloads.LATENCY_RATES["latency"]
+    left.set_ylabel(f"commit → POST received at {rate}/s (ms, log)")
     left.legend()
     right.bar(systems, [r[n]["burst"]["deliveries_per_s"] for n in systems], color="tab:green")
     right.set_ylabel("burst deliveries/s")
+    if cases:
+        flight = panels[2]
+        for answer_ms in sorted({c["answer_ms"] for c in cases}):
+            mine = sorted(
+                (c for c in cases if c["answer_ms"] == answer_ms), key=lambda c: c["in_flight"]
+            )
+            label = f"receiver answers in {answer_ms} ms" if answer_ms else "receiver on loopback"
+            flight.plot(
+                [c["in_flight"] for c in mine],
+                [c["deliveries_per_s"] for c in mine],
+                marker="o",
+                label=label,
+            )
+        flight.set_xscale("log", base=2)
+        flight.set_yscale("log")
+        flight.set_xlabel("messages in flight (endpoint setting)")
+        flight.set_ylabel("json catch-up deliveries/s (log)")
+        flight.legend()
     fig.suptitle(f"tiltbob benchmarks, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -110,6 +110,7 @@ def catchup(bench: Bench) -> dict[str, Any]:
         bench.reset()
         bench.add_endpoint("catchup", f"/catchup-{kind}", kind=kind)
         committed = bench.write_reports(CATCHUP_EVENTS, per_tx=500)
+        bench.analyze()
         started = time.monotonic()
         receiver_before = bench.stats()["cpu_s"]
         with bench.listener() as listener:
@@ -138,6 +139,7 @@ def in_flight(bench: Bench) -> dict[str, Any]:
             path = f"/slow/{answer_ms}/in-flight-{n}" if answer_ms else f"/in-flight-{n}"
             bench.add_endpoint("in-flight", path, in_flight=n)
             committed = bench.write_reports(events, per_tx=500)
+            bench.analyze()
             started = time.monotonic()
             with bench.listener() as listener:
                 arrived = bench.wait_arrivals(path, set(committed), timeout=900)
@@ -226,6 +228,7 @@ def scale(bench: Bench) -> dict[str, Any]:
         bench.reset()
         bench.add_endpoint("backlog", "/backlog")
         committed = bench.bulk_reports(events)
+        bench.analyze()
         started = time.monotonic()
         with bench.listener() as listener:
             arrived = bench.wait_arrivals("/backlog", set(committed), timeout=1800)
@@ -297,6 +300,7 @@ def two_listeners(bench: Bench) -> dict[str, Any]:
         for n, path in enumerate(paths):
             bench.add_endpoint(f"two{n}", path)
         backlog = bench.bulk_reports(2_000)
+        bench.analyze()
         started = time.monotonic()
         with listeners(bench, count, 0):
             last = max(
