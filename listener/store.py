@@ -88,7 +88,9 @@ class HealthChange:
 class QueueStore(Protocol):
     """What an endpoint's worker needs of the database."""
 
-    async def next_deliveries(self, endpoint_id: int, limit: int) -> list[Delivery]: ...
+    async def next_deliveries(
+        self, endpoint_id: int, limit: int, after: int = 0
+    ) -> list[Delivery]: ...
 
     async def due_deliveries(
         self, endpoint_id: int, limit: int, in_hand: Collection[int]
@@ -215,10 +217,11 @@ class Store:
             await cur.execute(query("load_endpoints"))
             return [EndpointRow(**row) for row in await cur.fetchall()]
 
-    async def next_deliveries(self, endpoint_id: int, limit: int) -> list[Delivery]:
+    async def next_deliveries(self, endpoint_id: int, limit: int, after: int = 0) -> list[Delivery]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                query("next_deliveries"), {"endpoint_id": endpoint_id, "limit": limit}
+                query("next_deliveries"),
+                {"endpoint_id": endpoint_id, "limit": limit, "after": after},
             )
             return [Delivery(**row) for row in await cur.fetchall()]
 

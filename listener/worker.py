@@ -59,6 +59,10 @@ class EndpointWorker:
         self._wake = asyncio.Event()
         self._must_read = True
         """Something may be pending that only a read of the queue will show."""
+        self._continue_after: int | None = None
+        """The last id of a full read of the queue, all of it sent since: the next read
+        starts after it, an index seek past what is done rather than a walk over its dead
+        entries (ordered endpoints)."""
         self._fresh: list[Delivery] = []
         """Deliveries the fan-out gave straight to this idle worker: its whole queue."""
         self._idle = False
@@ -81,7 +85,7 @@ class EndpointWorker:
 
     def read_queue_soon(self) -> None:
         """Something may be waiting in the queue that only a read will show: read it now."""
-        self._must_read = True
+        self._read_again()
         self._wake.set()
 
     def take_fresh(self, deliveries: list[Delivery]) -> None:
@@ -107,7 +111,7 @@ class EndpointWorker:
 
     async def run(self) -> None:
         async def after_failure() -> None:
-            self._must_read = True  # whatever was in hand is still in the queue
+            self._read_again()  # whatever was in hand is still in the queue
 
         await keep_running(
             "worker",
@@ -129,7 +133,7 @@ class EndpointWorker:
                 await self._wake.wait()
         except TimeoutError:
             # The poll timer: read the queue, whatever a lost wake-up may have left there.
-            self._must_read = True
+            self._read_again()
         self._wake.clear()
 
     async def _drain(self) -> float:
@@ -146,11 +150,11 @@ class EndpointWorker:
             now = datetime.now(UTC)
             if deliveries[0].next_attempt_at > now:
                 # The head is waiting out a retry; everything behind it waits too (in order).
-                self._must_read = True
+                self._read_again()
                 return (deliveries[0].next_attempt_at - now).total_seconds()
             due = _due_from_head(deliveries, now)
             if len(due) < len(deliveries):
-                self._must_read = True  # the rest is read again once due
+                self._read_again()  # the rest is read again once due
             stale = self._settings.retry.expired(due[0].created_at, now)
             if stale:
                 # Waited out the whole schedule (its endpoint disabled or its listener gone):
@@ -282,10 +286,17 @@ class EndpointWorker:
         if not self._must_read:
             return []
         self._must_read = False
-        deliveries = await self._read_queue()
+        after, self._continue_after = self._continue_after or 0, None
+        deliveries = await self._read_queue(after)
         if len(deliveries) >= self._settings.queue_read:
             self._must_read = True  # more behind these
+            self._continue_after = deliveries[-1].id
         return deliveries
+
+    def _read_again(self) -> None:
+        """Read the queue from its head next time."""
+        self._must_read = True
+        self._continue_after = None
 
     async def _send_in_order(self, messages: list[Message]) -> None:
         """Send one message at a time and stop at the first that must be retried. Outcomes are
@@ -300,7 +311,7 @@ class EndpointWorker:
                 outcome = await self._send(message)
                 self._unrecorded.append((message, outcome))
                 if outcome.result is Result.RETRY:
-                    self._must_read = True
+                    self._read_again()
                     break  # the rest waits behind this one
                 self._sent_through = max(self._sent_through, message.deliveries[-1].id)
                 if (
@@ -315,11 +326,11 @@ class EndpointWorker:
     async def _fail_head(self, delivery: Delivery, reason: str) -> None:
         self._fail(delivery, reason)
         self._sent_through = max(self._sent_through, delivery.id)
-        self._must_read = True  # what stood behind it
+        self._read_again()  # what stood behind it
         await self._record_pending()
 
-    async def _read_queue(self) -> list[Delivery]:
-        return await self._store.next_deliveries(self.endpoint.id, self._settings.queue_read)
+    async def _read_queue(self, after: int = 0) -> list[Delivery]:
+        return await self._store.next_deliveries(self.endpoint.id, self._settings.queue_read, after)
 
     async def _hold_for_rate_limit(self) -> None:
         wait = self._not_before - time.monotonic()

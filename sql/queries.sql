@@ -40,12 +40,13 @@ SELECT pg_try_advisory_lock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_
 SELECT pg_advisory_unlock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_id)s::int) AS unlocked;
 
 -- name: next_deliveries
--- The oldest pending deliveries of one endpoint, in order, with what their messages need.
+-- The oldest pending deliveries of one endpoint after an id (0: from the head), in order, with
+-- what their messages need.
 SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
        ev.type, ev.occurred_at, ev.actor, ev.snapshot
   FROM notification_deliveries d
   JOIN notification_events ev ON ev.id = d.event_id
- WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending'
+ WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending' AND d.id > %(after)s
  ORDER BY d.id
  LIMIT %(limit)s;
 
@@ -85,7 +86,7 @@ WITH outcome AS (
            last_status_code = o.status_code,
            last_error = o.error
       FROM outcome o
-     WHERE d.id = o.id
+     WHERE d.id = o.id AND d.id = ANY (%(ids)s::bigint[])  -- by the key, whatever the statistics
     RETURNING d.id
 ), attempts AS (
     INSERT INTO notification_attempts (delivery_id, status_code, error, duration_ms)

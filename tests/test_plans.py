@@ -81,7 +81,7 @@ def indexes(nodes: list[dict[str, Any]]) -> set[str]:
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("next_deliveries", {"limit": 100}),
+        ("next_deliveries", {"limit": 100, "after": 0}),
         ("due_deliveries", {"limit": 100, "in_hand": [1, 2, 3]}),
         ("next_due_at", {}),
     ],

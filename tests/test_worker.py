@@ -45,6 +45,7 @@ class FakeQueue:
         self.rows: dict[int, Delivery] = {}
         self.status: dict[int, str] = {}
         self.reads = 0
+        self.afters: list[int] = []
         self.recorded: list[list[SettledDelivery]] = []
         self.consecutive_failures: list[int] = []
 
@@ -54,9 +55,10 @@ class FakeQueue:
             self.rows[d.id], self.status[d.id] = d, "pending"
         return added
 
-    async def next_deliveries(self, endpoint_id: int, limit: int) -> list[Delivery]:
+    async def next_deliveries(self, endpoint_id: int, limit: int, after: int = 0) -> list[Delivery]:
         self.reads += 1
-        pending = sorted(i for i, status in self.status.items() if status == "pending")
+        self.afters.append(after)
+        pending = sorted(i for i, s in self.status.items() if s == "pending" and i > after)
         return [self.rows[i] for i in pending[:limit]]
 
     async def due_deliveries(
@@ -216,6 +218,26 @@ async def _on_the_wire(n: int, attempt: int) -> Outcome:
     loop.call_soon(turn.set_result, None)
     await turn
     return DELIVERED
+
+
+def test_a_long_queue_is_read_page_after_page_and_from_the_head_after_a_retry() -> None:
+    async def hundredth_fails_once(n: int, attempt: int) -> Outcome:
+        return SERVER_ERROR if n == 100 and attempt == 1 else DELIVERED
+
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(hundredth_fails_once)
+        worker, task = await started(queue, sender)
+        queue.afters.clear()
+        queue.add(*range(1, 131))
+        worker.read_queue_soon()
+        await until(lambda: queue.status[130] == "delivered", what="all delivered")
+        # Each page starts after the last one's end (an index seek past what is done); the
+        # retry of 100 sends the next read back to the head, where 100 now is.
+        assert queue.afters[:3] == [0, 50, 0]
+        assert sender.sent == [*range(1, 101), *range(100, 131)]
+        await stopped(worker, task)
+
+    asyncio.run(scenario())
 
 
 def test_outcomes_are_written_down_in_batches_beside_the_sending() -> None:
