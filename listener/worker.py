@@ -198,12 +198,7 @@ class EndpointWorker:
                 await asyncio.wait([*flying, woken], return_when=asyncio.FIRST_COMPLETED)
                 for answered in [task for task in flying if task.done()]:
                     self._unrecorded.append((flying.pop(answered), answered.result()))
-                if (
-                    len(self._unrecorded) >= RECORD_EVERY
-                    or time.monotonic() - since >= RECORD_WITHIN
-                ):
-                    await self._record_soon()
-                    since = time.monotonic()
+                since = await self._record_when_due(since)
         finally:
             if woken is not None:
                 woken.cancel()
@@ -314,12 +309,7 @@ class EndpointWorker:
                     self._read_again()
                     break  # the rest waits behind this one
                 self._sent_through = max(self._sent_through, message.deliveries[-1].id)
-                if (
-                    len(self._unrecorded) >= RECORD_EVERY
-                    or time.monotonic() - since >= RECORD_WITHIN
-                ):
-                    await self._record_soon()
-                    since = time.monotonic()
+                since = await self._record_when_due(since)
         finally:
             await self._record_pending()
 
@@ -337,6 +327,14 @@ class EndpointWorker:
         if wait > 0:
             self._log.info("endpoint.rate_limited", wait_s=round(wait, 3))
             await asyncio.sleep(wait)
+
+    async def _record_when_due(self, since: float) -> float:
+        """Start writing down what has gathered once RECORD_EVERY outcomes wait or
+        RECORD_WITHIN has passed since ``since``; the time to count from next."""
+        if len(self._unrecorded) < RECORD_EVERY and time.monotonic() - since < RECORD_WITHIN:
+            return since
+        await self._record_soon()
+        return time.monotonic()
 
     async def _record_soon(self) -> None:
         """Start writing down what has gathered, beside the sending (or, once

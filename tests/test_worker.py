@@ -296,19 +296,27 @@ def test_a_rate_limit_pause_of_infinity_does_not_hold_the_endpoint_forever() -> 
 FOUR = replace(ENDPOINT, in_flight=4)
 
 
+async def four_of_ten_held() -> tuple[
+    FakeQueue, FakeSender, EndpointWorker, asyncio.Task[None], asyncio.Event
+]:
+    """Ten deliveries to an endpoint with four in flight, whose answers wait for the gate."""
+    gate = asyncio.Event()
+
+    async def held(n: int, attempt: int) -> Outcome:
+        await gate.wait()
+        return DELIVERED
+
+    queue, sender = FakeQueue(), FakeSender(held)
+    worker, task = await started(queue, sender, FOUR)
+    queue.add(*range(1, 11))
+    worker.read_queue_soon()
+    await until(lambda: sender.in_flight == 4, what="four on their way")
+    return queue, sender, worker, task, gate
+
+
 def test_above_one_in_flight_that_many_are_on_their_way_at_once_and_no_more() -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
-
-        async def held(n: int, attempt: int) -> Outcome:
-            await gate.wait()
-            return DELIVERED
-
-        queue, sender = FakeQueue(), FakeSender(held)
-        worker, task = await started(queue, sender, FOUR)
-        queue.add(*range(1, 11))
-        worker.read_queue_soon()
-        await until(lambda: sender.in_flight == 4, what="four on their way")
+        queue, sender, worker, task, gate = await four_of_ten_held()
         assert sender.sent == [1, 2, 3, 4], "the oldest first, and no fifth before one answers"
         gate.set()
         await until(lambda: queue.status[10] == "delivered", what="all ten delivered")
@@ -386,17 +394,7 @@ def test_above_one_in_flight_the_failure_count_goes_on() -> None:
 
 def test_above_one_in_flight_stopping_finishes_what_is_on_its_way() -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
-
-        async def held(n: int, attempt: int) -> Outcome:
-            await gate.wait()
-            return DELIVERED
-
-        queue, sender = FakeQueue(), FakeSender(held)
-        worker, task = await started(queue, sender, FOUR)
-        queue.add(*range(1, 11))
-        worker.read_queue_soon()
-        await until(lambda: sender.in_flight == 4, what="four on their way")
+        queue, sender, worker, task, gate = await four_of_ten_held()
         worker.stop()
         gate.set()
         await asyncio.wait_for(task, 2)
