@@ -93,7 +93,7 @@ class QueueStore(Protocol):
     ) -> list[Delivery]: ...
 
     async def due_deliveries(
-        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+        self, endpoint_id: int, limit: int, in_hand: Collection[int], after: int = 0
     ) -> list[Delivery]: ...
 
     async def next_due_at(self, endpoint_id: int) -> datetime | None: ...
@@ -226,13 +226,11 @@ class Store:
             return [Delivery(**row) for row in await cur.fetchall()]
 
     async def due_deliveries(
-        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+        self, endpoint_id: int, limit: int, in_hand: Collection[int], after: int = 0
     ) -> list[Delivery]:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                query("due_deliveries"),
-                {"endpoint_id": endpoint_id, "limit": limit, "in_hand": list(in_hand)},
-            )
+            params = {"endpoint_id": endpoint_id, "limit": limit, "after": after}
+            await cur.execute(query("due_deliveries"), {**params, "in_hand": list(in_hand)})
             return [Delivery(**row) for row in await cur.fetchall()]
 
     async def next_due_at(self, endpoint_id: int) -> datetime | None:

@@ -60,9 +60,9 @@ class EndpointWorker:
         self._must_read = True
         """Something may be pending that only a read of the queue will show."""
         self._continue_after: int | None = None
-        """The last id of a full read of the queue, all of it sent since: the next read
-        starts after it, an index seek past what is done rather than a walk over its dead
-        entries (ordered endpoints)."""
+        """The last id of a full read of the queue, all of it sent (or in hand) since: the
+        next read starts after it, an index seek past what is done rather than a walk over
+        its dead entries."""
         self._fresh: list[Delivery] = []
         """Deliveries the fan-out gave straight to this idle worker: its whole queue."""
         self._idle = False
@@ -229,11 +229,15 @@ class EndpointWorker:
         deliveries = [d for d in taken if d.id not in in_hand]
         if not deliveries and self._must_read:
             self._must_read = False
+            # A page after a full page starts past it; a retry that fell due behind it is
+            # found by the next read from the head (when the backlog is through, or sooner).
+            after, self._continue_after = self._continue_after or 0, None
             deliveries = await self._store.due_deliveries(
-                self.endpoint.id, self._settings.queue_read, in_hand
+                self.endpoint.id, self._settings.queue_read, in_hand, after
             )
             if len(deliveries) >= self._settings.queue_read:
                 self._must_read = True  # more behind these
+                self._continue_after = deliveries[-1].id
         now = datetime.now(UTC)
         sendable: list[Delivery] = []
         for delivery in deliveries:

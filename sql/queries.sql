@@ -51,13 +51,14 @@ SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
  LIMIT %(limit)s;
 
 -- name: due_deliveries
--- The due pending deliveries of one endpoint, oldest first, but for those already in hand (an
--- endpoint with several messages in flight, where a retry holds back nothing behind it).
+-- The due pending deliveries of one endpoint after an id (0: from the head), oldest first, but
+-- for those already in hand (an endpoint with several messages in flight, where a retry holds
+-- back nothing behind it).
 SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
        ev.type, ev.occurred_at, ev.actor, ev.snapshot
   FROM notification_deliveries d
   JOIN notification_events ev ON ev.id = d.event_id
- WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending'
+ WHERE d.endpoint_id = %(endpoint_id)s AND d.status = 'pending' AND d.id > %(after)s
    AND d.next_attempt_at <= now() AND d.id <> ALL (%(in_hand)s::bigint[])
  ORDER BY d.id
  LIMIT %(limit)s;

@@ -82,7 +82,7 @@ def indexes(nodes: list[dict[str, Any]]) -> set[str]:
     ("name", "params"),
     [
         ("next_deliveries", {"limit": 100, "after": 0}),
-        ("due_deliveries", {"limit": 100, "in_hand": [1, 2, 3]}),
+        ("due_deliveries", {"limit": 100, "in_hand": [1, 2, 3], "after": 0}),
         ("next_due_at", {}),
     ],
 )

@@ -62,14 +62,18 @@ class FakeQueue:
         return [self.rows[i] for i in pending[:limit]]
 
     async def due_deliveries(
-        self, endpoint_id: int, limit: int, in_hand: Collection[int]
+        self, endpoint_id: int, limit: int, in_hand: Collection[int], after: int = 0
     ) -> list[Delivery]:
         self.reads += 1
+        self.afters.append(after)
         now = datetime.now(UTC)
         due = sorted(
             i
             for i, status in self.status.items()
-            if status == "pending" and self.rows[i].next_attempt_at <= now and i not in in_hand
+            if status == "pending"
+            and self.rows[i].next_attempt_at <= now
+            and i not in in_hand
+            and i > after
         )
         return [self.rows[i] for i in due[:limit]]
 
@@ -400,5 +404,20 @@ def test_above_one_in_flight_stopping_finishes_what_is_on_its_way() -> None:
         await asyncio.wait_for(task, 2)
         assert sorted(sender.sent) == [1, 2, 3, 4], "nothing new started once stopping"
         assert [queue.status[n] for n in range(1, 11)] == ["delivered"] * 4 + ["pending"] * 6
+
+    asyncio.run(scenario())
+
+
+def test_above_one_in_flight_a_long_queue_is_read_page_after_page() -> None:
+    async def scenario() -> None:
+        queue, sender = FakeQueue(), FakeSender(_on_the_wire)
+        worker, task = await started(queue, sender, FOUR)
+        queue.afters.clear()
+        queue.add(*range(1, 131))
+        worker.read_queue_soon()
+        await until(lambda: set(queue.status.values()) == {"delivered"}, what="all delivered")
+        assert queue.afters[:3] == [0, 50, 100], "each page starts past the last one"
+        assert sorted(sender.sent) == list(range(1, 131)), "each sent once"
+        await stopped(worker, task)
 
     asyncio.run(scenario())
