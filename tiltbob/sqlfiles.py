@@ -39,6 +39,7 @@ def schema() -> str:
     return (folder() / "schema.sql").read_text(encoding="utf-8")
 
 
+@cache
 def _named(file: str) -> dict[str, str]:
     """A file of named statements: ``-- name: x`` starts ``x``, up to the next one; comment
     lines and the last semicolon dropped."""
@@ -52,30 +53,20 @@ def _named(file: str) -> dict[str, str]:
     return named
 
 
-@cache
-def queries() -> dict[str, str]:
-    """The named queries of ``queries.sql``."""
-    return _named("queries.sql")
+def _one(file: str, name: str) -> LiteralString:
+    """One named statement of ``file`` (trusted text shipped with tiltbob, hence literal)."""
+    try:
+        return _named(file)[name]
+    except KeyError:
+        raise KeyError(f"nothing named {name!r} in sql/{file}") from None
 
 
 def query(name: str) -> LiteralString:
-    """One named query (trusted text shipped with tiltbob, hence literal)."""
-    try:
-        return queries()[name]
-    except KeyError:
-        raise KeyError(f"no query named {name!r} in sql/queries.sql") from None
-
-
-@cache
-def grants() -> dict[str, str]:
-    """The rights of each role besides the owner (``grants.sql``): ``web``, ``listener``,
-    ``script``; ``{role}`` stands for the role."""
-    return _named("grants.sql")
+    """One named query of ``queries.sql``."""
+    return _one("queries.sql", name)
 
 
 def grant(kind: str) -> LiteralString:
-    """The statements giving a role of this kind its rights, ``{role}`` still to fill in."""
-    try:
-        return grants()[kind]
-    except KeyError:
-        raise KeyError(f"no grants named {kind!r} in sql/grants.sql") from None
+    """The statements giving a role of this kind (``web``, ``listener``, ``script``) its
+    rights, from ``grants.sql``; ``{role}`` stands for the role, still to fill in."""
+    return _one("grants.sql", kind)
