@@ -55,13 +55,13 @@ async def _poster(name: str, stack: AsyncExitStack, url: str) -> Callable[[], Aw
             await response.aread()
 
         return post_httpx
-    from listener.http import HttpSender, http_client
+    from listener.http import HttpSender, http_transport
     from listener.messages import Message
 
-    client = await stack.enter_async_context(
-        http_client(connect_timeout=5, read_timeout=15, allow_private=True)
+    http = await stack.enter_async_context(
+        http_transport(connect_timeout=5, read_timeout=15, allow_private=True)
     )
-    sender = HttpSender(client, request_timeout=35, allow_private=True)
+    sender = HttpSender(http, request_timeout=35, allow_private=True)
     message = Message((), BODY, HEADERS)
 
     async def post_tiltbob() -> None:

@@ -1,13 +1,14 @@
 """The fan-out loop: claim the events committed since last time, write one delivery per
 subscribed, enabled endpoint (``tiltbob_fan_out``, one round trip), and give what it wrote to
-the workers of this process. Woken by NOTIFY, and by the poll timer for a lost wake-up."""
+the workers of this process; other listeners hear of it only if it wrote for an endpoint this
+process does not drive. Woken by NOTIFY, and by the poll timer for a lost wake-up."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from listener.backoff import Backoff, keep_running
@@ -24,6 +25,7 @@ class FanOut:
         store: Store,
         settings: ListenerSettings,
         origin: str,
+        driven: Callable[[], Collection[int]],
         give_to_workers: Callable[[FannedOut], None],
         stopping: asyncio.Event,
         log: Any,
@@ -31,6 +33,7 @@ class FanOut:
         self._store = store
         self._settings = settings
         self._origin = origin
+        self._driven = driven
         self._give_to_workers = give_to_workers
         self._log = log
         self._stopping = stopping
@@ -67,7 +70,7 @@ class FanOut:
         self._last_start = time.monotonic()
         batch = self._settings.fan_out_batch
         while not self._stopping.is_set():
-            fanned = await self._store.fan_out(batch, self._origin)
+            fanned = await self._store.fan_out(batch, self._origin, self._driven())
             self._give_to_workers(fanned)
             # Let the workers just given something send it before this bookkeeping.
             await asyncio.sleep(0)

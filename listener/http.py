@@ -1,6 +1,6 @@
-"""How to send a message to a webhook: one shared ``httpx.AsyncClient`` (on aiohttp's transport,
-through ``httpx-aiohttp``: the cheapest here, docs/performance.md), and the classification of
-every answer into delivered, retry or failed."""
+"""How to send a message to a webhook: one shared httpx transport (on aiohttp, through
+``httpx-aiohttp``: the cheapest here, docs/performance.md), and the classification of every
+answer into delivered, retry or failed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 import aiohttp
@@ -51,48 +52,38 @@ class PublicOnlyResolver(ThreadedResolver):
         return allowed
 
 
-class _NoCookies(httpx.Cookies):
-    """A jar that stays empty: what a response sets is not even parsed."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        pass
-
-
-class CookielessClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` that neither keeps nor sends cookies: one client serves every
-    endpoint, so a cookie one endpoint sets must not ride along to another on the same host.
-    (An empty jar would do that too, at the cost of wrapping every response for the standard
-    library's cookie code only to throw the result away.)"""
-
-    _no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        raise TypeError("the listener's HTTP client keeps no cookies")
-
-
 @lru_cache(maxsize=4096)
 def parsed(url: str) -> httpx.URL:
     """An endpoint's URL, parsed once rather than for every message sent to it."""
     return httpx.URL(url)
 
 
-@asynccontextmanager
-async def http_client(
-    *, connect_timeout: float, read_timeout: float, allow_private: bool = False
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The listener's one HTTP client, with keep-alive; closing it closes its connections.
+@dataclass(frozen=True)
+class HttpTransport:
+    """What every request goes out with: httpx's transport interface over aiohttp
+    (``httpx-aiohttp``), the headers every request carries, and the timeouts."""
 
-    No cookies kept: one client serves every endpoint, so a cookie one endpoint sets must not
-    ride along to another on the same host. No proxy settings from the environment, no
-    redirects followed, TLS verified. No timeout on waiting for a pooled connection: that wait
-    is not the endpoint's fault, and with one request in flight per endpoint and a pool far
-    larger than the endpoints it is short anyway. Answers are asked for uncompressed, so that
-    the 64 kB read is 64 kB in memory too.
+    transport: httpx.AsyncBaseTransport
+    headers: Mapping[str, str]
+    timeouts: Mapping[str, float | None]
+
+
+@asynccontextmanager
+async def http_transport(
+    *, connect_timeout: float, read_timeout: float, allow_private: bool = False
+) -> AsyncIterator[HttpTransport]:
+    """The listener's one HTTP connection pool, with keep-alive; closing it closes its
+    connections.
+
+    Requests go straight to httpx's transport, without an ``httpx.AsyncClient`` around it: the
+    client's per-request work (merging defaults, auth and redirect machinery, a cookie jar)
+    is work the listener does not want done, and cost a third of the CPU of a POST
+    (docs/performance.md). So: no cookies kept or sent (one pool serves every endpoint, and a
+    cookie one endpoint sets must not ride along to another on the same host), no redirects
+    followed, no proxy settings from the environment, TLS verified. No timeout on waiting for a
+    pooled connection: that wait is not the endpoint's fault, and the pool is far larger than
+    the requests in flight. Answers are asked for uncompressed, so that the 64 kB read is 64 kB
+    in memory too.
     """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
@@ -104,17 +95,17 @@ async def http_client(
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
-    async with CookielessClient(
-        transport=AiohttpTransport(client=session),
-        timeout=httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
-        ),
-        follow_redirects=False,
-        trust_env=False,
-        verify=True,
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-    ) as client:
-        yield client
+    async with AiohttpTransport(client=session, trust_env=False) as transport:
+        yield HttpTransport(
+            transport,
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            timeouts={
+                "connect": connect_timeout,
+                "read": read_timeout,
+                "write": read_timeout,
+                "pool": None,
+            },
+        )
 
 
 def _excerpt(body: bytes, url: str) -> str:
@@ -170,11 +161,12 @@ async def _read_capped(response: httpx.Response) -> bytes:
 
 class HttpSender:
     def __init__(
-        self, client: httpx.AsyncClient, *, request_timeout: float, allow_private: bool = False
+        self, http: HttpTransport, *, request_timeout: float, allow_private: bool = False
     ) -> None:
-        self._client = client
+        self._http = http
         self._request_timeout = request_timeout
         self._allow_private = allow_private
+        self._extensions = {"timeout": dict(http.timeouts)}
 
     async def send(self, url: str, message: Message) -> Outcome:
         started = time.perf_counter()
@@ -189,20 +181,23 @@ class HttpSender:
             return Outcome(Result.RETRY, None, _refusal(host, host), elapsed())
         # Added to the URL's own query (httpx's params= would replace it).
         target = endpoint.copy_merge_params(message.query) if message.query else endpoint
+        request = httpx.Request(
+            "POST",
+            target,
+            content=message.body,
+            headers={**self._http.headers, **message.headers},
+            extensions=self._extensions,
+        )
         try:
             # A read timeout alone would let an endpoint that trickles its answer hold its queue
             # forever: the whole exchange has a cap too.
-            async with (
-                asyncio.timeout(self._request_timeout),
-                self._client.stream(
-                    "POST",
-                    target,
-                    content=message.body,
-                    headers=message.headers,
-                ) as response,
-            ):
-                body = await _read_capped(response)
-                status, headers = response.status_code, response.headers
+            async with asyncio.timeout(self._request_timeout):
+                response = await self._http.transport.handle_async_request(request)
+                try:
+                    body = await _read_capped(response)
+                finally:
+                    await response.aclose()
+            status, headers = response.status_code, response.headers
         except (httpx.TransportError, aiohttp.ClientError) as error:
             # Timeouts and connection failures alike are worth retrying. The reason names what
             # the transport saw (a refused connection names host and port), with the URL's

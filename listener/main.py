@@ -9,7 +9,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from listener import logs
-from listener.http import HttpSender, http_client
+from listener.http import HttpSender, http_transport
 from listener.mail import MailSender, SmtpConfig, default_sender
 from listener.retry import RetryPolicy
 from listener.senders import Senders
@@ -79,15 +79,15 @@ async def serve(settings: ListenerSettings) -> None:
         Store.open(
             s.database_url, pool_size=s.pool_size, connect_timeout=s.connect_timeout
         ) as store,
-        http_client(
+        http_transport(
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
             allow_private=s.allow_private_endpoints,
-        ) as client,
+        ) as http,
     ):
         senders = Senders(
             http=HttpSender(
-                client, request_timeout=s.request_timeout, allow_private=s.allow_private_endpoints
+                http, request_timeout=s.request_timeout, allow_private=s.allow_private_endpoints
             ),
             mail=MailSender(s.smtp, timeout=s.connect_timeout + s.read_timeout),
         )

@@ -42,6 +42,10 @@ class Ownership:
     def config_changed(self) -> None:
         self._wake.set()
 
+    def driven(self) -> list[int]:
+        """The endpoints this process drives now (a worker each)."""
+        return list(self._workers)
+
     def give_to_workers(self, fanned: FannedOut) -> None:
         """What a fan-out of this process wrote: each idle worker of ours takes its whole new
         queue as it is; every other worker of ours reads its queue."""

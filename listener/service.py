@@ -31,7 +31,13 @@ class Listener:
         stopping = self._stopping
         self._ownership = Ownership(store, senders, settings, stopping, self._log)
         self._fan_out = FanOut(
-            store, settings, origin, self._ownership.give_to_workers, stopping, self._log
+            store,
+            settings,
+            origin,
+            self._ownership.driven,
+            self._ownership.give_to_workers,
+            stopping,
+            self._log,
         )
         self._wakeups = Wakeups(
             store,

@@ -193,10 +193,13 @@ class Store:
     async def endpoint_locks(self) -> EndpointLocks:
         return EndpointLocks(await self._dedicated_connection("tiltbob-locks"))
 
-    async def fan_out(self, batch: int, origin: str) -> FannedOut:
-        """Fan out up to ``batch`` events; ``origin`` comes back on the deliveries channel."""
+    async def fan_out(self, batch: int, origin: str, driven: Collection[int]) -> FannedOut:
+        """Fan out up to ``batch`` events. Other listeners are told (``origin`` comes back on
+        the deliveries channel) only of deliveries for endpoints not in ``driven``: those this
+        process drives are handed to its workers by the caller."""
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query("fan_out_events"), {"batch": batch, "origin": origin})
+            params = {"batch": batch, "origin": origin, "driven": list(driven)}
+            await cur.execute(query("fan_out_events"), params)
             rows = await cur.fetchall()
         events = int(rows[0]["events"])
         whole: dict[int, list[Delivery]] = {}

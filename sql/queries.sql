@@ -6,7 +6,7 @@
 -- Fan out a batch of events not yet fanned out (tiltbob_fan_out): a row per new delivery.
 SELECT events, endpoint_id, handed_off, id, event_id, attempts, next_attempt_at, created_at,
        type, occurred_at, actor, snapshot
-  FROM tiltbob_fan_out(%(batch)s, %(origin)s);
+  FROM tiltbob_fan_out(%(batch)s, %(origin)s, %(driven)s::bigint[]);
 
 -- name: notify_deliveries
 -- Wake every listener's workers: new deliveries were committed.

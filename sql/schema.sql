@@ -531,9 +531,10 @@ CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON no
 -- any other endpoint one row names it, and its worker reads its queue. No delivery at all: one
 -- row with the count alone.
 --
--- If deliveries were written, every listener is told on tiltbob_deliveries; the payload is the
--- caller's origin, so the caller can tell its own fan-outs (which it has just seen) from others'.
-CREATE FUNCTION tiltbob_fan_out(batch integer, origin text)
+-- If deliveries were written for an endpoint the caller does not drive (not in `driven`), every
+-- listener is told on tiltbob_deliveries; the payload is the caller's origin, so the caller can
+-- tell its own fan-outs from others'.
+CREATE FUNCTION tiltbob_fan_out(batch integer, origin text, driven bigint[])
 RETURNS TABLE (
     events          integer,
     endpoint_id     bigint,
@@ -551,7 +552,7 @@ RETURNS TABLE (
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    wrote boolean := false;
+    news boolean := false;
 BEGIN
     -- Taken before the statement below starts, so that its snapshot sees every earlier fan-out.
     PERFORM pg_advisory_xact_lock(tiltbob_catalogue('lock.fan_out')::int, 0);
@@ -599,11 +600,33 @@ BEGIN
           LEFT JOIN claimed c ON c.id = f.event_id
          ORDER BY p.endpoint_id, f.id
     LOOP
-        wrote := wrote OR endpoint_id IS NOT NULL;
+        news := news OR (endpoint_id IS NOT NULL
+                         AND (driven IS NULL OR NOT endpoint_id = ANY (driven)));
         RETURN NEXT;
     END LOOP;
-    IF wrote THEN
+    IF news THEN
         PERFORM pg_notify(tiltbob_catalogue('channel.deliveries'), origin);
     END IF;
 END
+$$;
+
+-- The two-argument form, for a listener of an earlier release during an upgrade: it drives no
+-- endpoint as far as the fan-out knows, so every fan-out notifies, as before.
+CREATE FUNCTION tiltbob_fan_out(batch integer, origin text)
+RETURNS TABLE (
+    events          integer,
+    endpoint_id     bigint,
+    handed_off      boolean,
+    id              bigint,
+    event_id        bigint,
+    attempts        integer,
+    next_attempt_at timestamptz,
+    created_at      timestamptz,
+    type            text,
+    occurred_at     timestamptz,
+    actor           text,
+    snapshot        jsonb
+)
+LANGUAGE sql AS $$
+    SELECT * FROM tiltbob_fan_out(batch, origin, NULL::bigint[])
 $$;

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from listener.http import BODY_LIMIT, HttpSender, http_client
+from listener.http import BODY_LIMIT, HttpSender, http_transport
 from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
 from tests.receiver import Receiver, Reply
@@ -32,12 +32,10 @@ def send_all(
     message = message or Message((DELIVERY,), b'{"x": 1}', {"content-type": "application/json"})
 
     async def go() -> list[Outcome]:
-        async with http_client(
+        async with http_transport(
             connect_timeout=connect_timeout, read_timeout=read_timeout, allow_private=allow_private
-        ) as session:
-            sender = HttpSender(
-                session, request_timeout=request_timeout, allow_private=allow_private
-            )
+        ) as http:
+            sender = HttpSender(http, request_timeout=request_timeout, allow_private=allow_private)
             return [await sender.send(url, message) for url in urls]
 
     return asyncio.run(go())

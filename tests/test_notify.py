@@ -1,5 +1,6 @@
-"""The wake-up: ``pg_notify('tiltbob', '')`` reaches a LISTEN connection after COMMIT, once per
-transaction, and never after ROLLBACK."""
+"""The wake-ups: ``pg_notify('tiltbob', '')`` reaches a LISTEN connection after COMMIT, once per
+transaction, and never after ROLLBACK; the fan-out tells the other listeners of new deliveries
+only when some are for an endpoint its caller does not drive."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Outbox
+from tiltbob.sqlfiles import query
 from webapp.maintenance.models import Machine
 
 MARKER = "tiltbob_test_marker"
@@ -19,6 +21,7 @@ MARKER = "tiltbob_test_marker"
 def listener(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("LISTEN tiltbob")
+        conn.execute("LISTEN tiltbob_deliveries")
         conn.execute(f"LISTEN {MARKER}")
         yield conn
 
@@ -83,3 +86,59 @@ def test_one_wake_up_per_transaction(
             insert_report(writer, machine)
         writer.execute("UPDATE machines SET status = 'broken' WHERE id = %s", [machine.pk])
     assert channels_until_marker(listener, db_url) == ["tiltbob"]
+
+
+def add_endpoint(conn: psycopg.Connection[Any], name: str) -> int:
+    row = conn.execute(
+        "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint, event_types)"
+        " VALUES (%s, 'json', 'x', 'x', ARRAY['problem_report.created']) RETURNING id",
+        [name],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize(
+    ("driven", "told"),
+    [
+        pytest.param("both", False, id="all driven by the caller: nobody else is told"),
+        pytest.param("first", True, id="one driven elsewhere: the others are told"),
+        pytest.param("none", True, id="none driven by the caller"),
+    ],
+)
+def test_the_fan_out_tells_others_only_of_what_it_does_not_drive(
+    listener: psycopg.Connection[Any], db_url: str, machine: Machine, driven: str, told: bool
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        endpoints = [add_endpoint(conn, "crew"), add_endpoint(conn, "front desk")]
+        insert_report(conn, machine)
+        channels_until_marker(listener, db_url)
+        mine = {"both": endpoints, "first": endpoints[:1], "none": []}[driven]
+        rows = conn.execute(
+            query("fan_out_events"), {"batch": 100, "origin": "me", "driven": mine}
+        ).fetchall()
+    assert {row[1] for row in rows} == set(endpoints)
+    assert channels_until_marker(listener, db_url) == (["tiltbob_deliveries"] if told else [])
+
+
+def test_the_fan_out_of_an_earlier_release_always_tells(
+    listener: psycopg.Connection[Any], db_url: str, machine: Machine
+) -> None:
+    """The two-argument form (a listener not yet upgraded) knows of no driven endpoint."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        add_endpoint(conn, "crew")
+        insert_report(conn, machine)
+        channels_until_marker(listener, db_url)
+        rows = conn.execute("SELECT endpoint_id FROM tiltbob_fan_out(100, 'old')").fetchall()
+    assert len(rows) == 1
+    assert channels_until_marker(listener, db_url) == ["tiltbob_deliveries"]
+
+
+def test_a_fan_out_with_nothing_to_deliver_tells_nobody(
+    listener: psycopg.Connection[Any], db_url: str, machine: Machine
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        insert_report(conn, machine)  # no endpoint subscribed
+        channels_until_marker(listener, db_url)
+        conn.execute(query("fan_out_events"), {"batch": 100, "origin": "me", "driven": []})
+    assert channels_until_marker(listener, db_url) == []

@@ -124,7 +124,9 @@ def test_the_fan_out_reads_no_whole_table(history: tuple[str, int], machine: Mac
             )
         conn.execute("SELECT pg_stat_force_next_flush()")
         before = _scans(conn)
-        fanned = conn.execute("SELECT max(events) FROM tiltbob_fan_out(100, 'test')").fetchone()
+        fanned = conn.execute(
+            "SELECT max(events) FROM tiltbob_fan_out(100, 'test', ARRAY[]::bigint[])"
+        ).fetchone()
         conn.execute("SELECT pg_stat_force_next_flush()")
         conn.execute("SELECT 1")  # a statement after the fan-out's, so its counts are flushed
         after = _scans(conn)
