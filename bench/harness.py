@@ -94,12 +94,21 @@ class Bench:
 
     def reset(self) -> None:
         """No endpoints, no events, no deliveries; the receiver forgets."""
-        with self.connect() as conn:
-            conn.execute(
-                "TRUNCATE notification_attempts, notification_deliveries,"
-                " notification_endpoint_health, notification_endpoints, notification_events,"
-                " log_entry_maintainers, log_entries, problem_reports CASCADE"
-            )
+        for attempt in range(5):
+            try:
+                with self.connect() as conn:
+                    conn.execute(
+                        "TRUNCATE notification_attempts, notification_deliveries,"
+                        " notification_endpoint_health, notification_endpoints,"
+                        " notification_events, log_entry_maintainers, log_entries,"
+                        " problem_reports CASCADE"
+                    )
+                break
+            except psycopg.errors.DeadlockDetected:
+                # A listener just started prunes these tables, locking them in another order;
+                # PostgreSQL picked this statement to give way: again, once the prune is done.
+                if attempt == 4:
+                    raise
         urllib.request.urlopen(
             urllib.request.Request(self.receiver_url("/reset"), data=b"", method="POST"), timeout=10
         ).close()

@@ -386,7 +386,7 @@ def test_postgresql_restarted_mid_burst_loses_nothing(
     machine: Machine,
     db_url: str,
 ) -> None:
-    restart = restart_command(db_url)
+    restart = postgresql_restart(db_url)
     hook = make_hook("crew", ["problem_report.created"])
     listener = start_listener()
     listener.wait_for("endpoint.acquired")
@@ -417,9 +417,7 @@ def test_postgresql_restarted_mid_burst_loses_nothing(
     writer.start()
     try:
         wait_until(lambda: len(written) >= 50, what="the burst to start")
-        subprocess.run(
-            restart, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
-        )
+        restart()
         connection.close()  # the test's own Django connection died with the server
         wait_until(lambda: len(written) >= 300, timeout=90, what="the burst to finish")
     finally:
@@ -455,7 +453,7 @@ def _can_connect(db_url: str) -> bool:
         return False
 
 
-def restart_command(db_url: str) -> list[str]:
+def postgresql_restart(db_url: str) -> Callable[[], None]:
     """How to restart the server the tests run on: the embedded one or the machine's own."""
     from psycopg.conninfo import conninfo_to_dict
 
@@ -464,17 +462,26 @@ def restart_command(db_url: str) -> list[str]:
         import os
         from pathlib import Path
 
+        import pgserver
         import pgserver._commands
 
         pg_ctl = str(Path(pgserver._commands.POSTGRES_BIN_PATH) / "pg_ctl")
         with psycopg.connect(db_url) as conn:
             row = conn.execute("SHOW data_directory").fetchone()
         assert row is not None
+        pgdata = Path(row[0])
         # -l: the server must not inherit our pipes, or waiting for them would never end.
-        command = [pg_ctl, "-D", row[0], "-l", f"{row[0]}/log", "-w", "-m", "fast", "restart"]
+        command = [pg_ctl, "-D", str(pgdata), "-l", f"{pgdata}/log", "-w", "-m", "fast", "restart"]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "pgserver", "--", *command]
-        return command
+
+        def restart_embedded() -> None:
+            _run(command)
+            # pgserver stops the server at exit by its postmaster's pid: it must learn the new
+            # one, or the restarted server outlives the test run.
+            pgserver.get_server(pgdata).ensure_postgres_running()
+
+        return restart_embedded
     import shutil
 
     if not shutil.which("pg_ctlcluster"):
@@ -482,7 +489,7 @@ def restart_command(db_url: str) -> list[str]:
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT current_setting('server_version_num')::int / 10000").fetchone()
     assert row is not None
-    return [
+    command = [
         "pg_ctlcluster",
         "--skip-systemctl-redirect",
         str(row[0]),
@@ -492,6 +499,13 @@ def restart_command(db_url: str) -> list[str]:
         "-m",
         "fast",
     ]
+    return lambda: _run(command)
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
+    )
 
 
 def test_old_finished_deliveries_are_pruned(
