@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Outbox
+from tests.test_plans import add_endpoint
 from tiltbob.sqlfiles import query
 from webapp.maintenance.models import Machine
 
@@ -86,16 +87,6 @@ def test_one_wake_up_per_transaction(
             insert_report(writer, machine)
         writer.execute("UPDATE machines SET status = 'broken' WHERE id = %s", [machine.pk])
     assert channels_until_marker(listener, db_url) == ["tiltbob"]
-
-
-def add_endpoint(conn: psycopg.Connection[Any], name: str) -> int:
-    row = conn.execute(
-        "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint, event_types)"
-        " VALUES (%s, 'json', 'x', 'x', ARRAY['problem_report.created']) RETURNING id",
-        [name],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 @pytest.mark.parametrize(

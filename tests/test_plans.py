@@ -19,16 +19,21 @@ from webapp.maintenance.models import Machine
 HISTORY = 50_000
 
 
+def add_endpoint(conn: psycopg.Connection[Any], name: str) -> int:
+    row = conn.execute(
+        "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint, event_types)"
+        " VALUES (%s, 'json', 'x', 'x', ARRAY['problem_report.created']) RETURNING id",
+        [name],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @pytest.fixture
 def history(db_url: str, machine: Machine) -> Iterator[tuple[str, int]]:
     """An endpoint with HISTORY delivered events behind it and a few pending, analysed."""
     with psycopg.connect(db_url) as conn:
-        endpoint = conn.execute(
-            "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint,"
-            " event_types) VALUES ('crew', 'json', 'x', 'x', ARRAY['problem_report.created'])"
-            " RETURNING id"
-        ).fetchone()
-        assert endpoint is not None
+        endpoint = add_endpoint(conn, "crew")
         conn.execute(
             "INSERT INTO notification_events (type, actor, snapshot, occurred_at, fanned_out_at)"
             " SELECT 'problem_report.created', 'bench', '{}', now() - interval '2 days',"
@@ -39,7 +44,7 @@ def history(db_url: str, machine: Machine) -> Iterator[tuple[str, int]]:
             "INSERT INTO notification_deliveries (event_id, endpoint_id, status, attempts,"
             " finished_at) SELECT id, %s, 'delivered', 1, now() - interval '2 days'"
             " FROM notification_events WHERE actor = 'bench'",
-            [endpoint[0]],
+            [endpoint],
         )
         pending = conn.execute(
             "INSERT INTO notification_events (type, actor, snapshot, fanned_out_at)"
@@ -49,11 +54,11 @@ def history(db_url: str, machine: Machine) -> Iterator[tuple[str, int]]:
         conn.execute(
             "INSERT INTO notification_deliveries (event_id, endpoint_id)"
             " SELECT unnest(%s::bigint[]), %s",
-            [[p[0] for p in pending], endpoint[0]],
+            [[p[0] for p in pending], endpoint],
         )
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("ANALYZE notification_events, notification_deliveries")
-    yield db_url, int(endpoint[0])
+    yield db_url, endpoint
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -111,19 +116,14 @@ def test_a_backlog_the_statistics_do_not_know_yet_is_read_by_its_index(
     index range in queue order, not every pending row sorted."""
     url, _ = history
     with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "INSERT INTO notification_endpoints (name, kind, url_encrypted, url_hint,"
-            " event_types) VALUES ('late', 'json', 'x', 'x', ARRAY['problem_report.created'])"
-            " RETURNING id"
-        ).fetchone()
-        assert row is not None
+        late = add_endpoint(conn, "late")
         conn.execute(
             "INSERT INTO notification_deliveries (event_id, endpoint_id)"
             " SELECT id, %s FROM notification_events WHERE actor = 'bench' LIMIT 20000",
-            [row[0]],
+            [late],
         )
         conn.commit()
-        nodes = explain(conn, name, {"endpoint_id": row[0], **params})
+        nodes = explain(conn, name, {"endpoint_id": late, **params})
     assert not scanned_whole(nodes) & {"notification_deliveries", "notification_events"}
     assert "notification_deliveries_queue" in indexes(nodes)
     assert not [n for n in nodes if n["Node Type"] == "Sort"], "the queue's order is the index's"
