@@ -77,7 +77,7 @@ async def http_transport(
 
     Requests go straight to httpx's transport, without an ``httpx.AsyncClient`` around it: the
     client's per-request work (merging defaults, auth and redirect machinery, a cookie jar)
-    is work the listener does not want done, and cost a third of the CPU of a POST
+    is work the listener does not want done, and cost about a fifth of the CPU of a POST
     (docs/performance.md). So: no cookies kept or sent (one pool serves every endpoint, and a
     cookie one endpoint sets must not ride along to another on the same host), no redirects
     followed, no proxy settings from the environment, TLS verified. No timeout on waiting for a
