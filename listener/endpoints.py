@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from listener import logs
 from listener.store import EndpointRow
@@ -24,6 +25,8 @@ class Endpoint:
     """Why this endpoint must not be driven (its deliveries wait), or None."""
     in_flight: int = 1
     """Messages on their way at once: 1 is strictly in order; above, order is not promised."""
+    disable_after: timedelta | None = None
+    """Turned off once failing continuously this long (None: never)."""
 
 
 def from_rows(
@@ -56,6 +59,7 @@ def from_rows(
             signing_secret=secret,
             refusal=refusal,
             in_flight=max(1, row.in_flight),
+            disable_after=row.disable_after,
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

@@ -17,6 +17,8 @@ class Delivery:
     attempts: int
     next_attempt_at: datetime
     created_at: datetime
+    """Where its age starts for the give-up schedule: when it was written, or when it was
+    sent on purpose after its endpoint held it back."""
     type: str
     occurred_at: datetime
     actor: str
@@ -42,6 +44,8 @@ def record_url(delivery: Delivery, site_url: str) -> str:
     snap = delivery.snapshot if isinstance(delivery.snapshot, dict) else {}
     if delivery.type.startswith("problem_report."):
         record, path = snap.get("problem_report"), "/problem-reports/{}/"
+    elif delivery.type.startswith("endpoint."):
+        record, path = snap.get("endpoint"), "/admin/notifications/endpoint/{}/change/"
     else:
         record, path = snap.get("log_entry"), "/logs/{}/"
     record_id = record.get("id") if isinstance(record, dict) else None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from listener.mail import SmtpConfig
 from listener.retry import RetryPolicy
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,10 @@ class ListenerSettings:
     pool_size: int = 4
     shutdown_grace: float = 10.0
     """Seconds SIGTERM waits for requests in flight before abandoning them (they stay pending)."""
+
+    clock: Callable[[], datetime] = field(default=system_clock, repr=False, compare=False)
+    """The time by which an endpoint's run of failures is measured (turning it off after
+    ``disable_after``); tests move it on instead of waiting a day."""
 
     @property
     def request_timeout(self) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from psycopg import AsyncConnection
@@ -59,6 +59,7 @@ class EndpointRow:
     enabled: bool
     event_types: list[str]
     in_flight: int
+    disable_after: timedelta | None
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,20 @@ class QueueStore(Protocol):
     async def next_due_at(self, endpoint_id: int) -> datetime | None: ...
 
     async def record_outcomes(
-        self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
-    ) -> None: ...
+        self,
+        endpoint_id: int,
+        settled: Sequence[SettledDelivery],
+        health: HealthChange,
+        at: datetime,
+    ) -> datetime | None:
+        """Write the outcomes down; when the endpoint's current run of failures began (None:
+        the batch ended in a success)."""
+        ...
+
+    async def disable_failing_endpoint(self, endpoint_id: int, at: datetime) -> int | None:
+        """Turn the endpoint off if it has failed long enough as of ``at``: the id of the
+        ``endpoint.disabled`` event announcing it, or None when it is not due."""
+        ...
 
 
 class EndpointLocks:
@@ -243,10 +256,14 @@ class Store:
             return row[0] if row else None
 
     async def record_outcomes(
-        self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
-    ) -> None:
+        self,
+        endpoint_id: int,
+        settled: Sequence[SettledDelivery],
+        health: HealthChange,
+        at: datetime,
+    ) -> datetime | None:
         async with self._pool.connection() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 query("record_outcomes"),
                 {
                     "ids": [s.delivery_id for s in settled],
@@ -260,8 +277,20 @@ class Store:
                     "any_failure": health.any_failure,
                     "trailing_failures": health.trailing_failures,
                     "last_error": health.last_error,
+                    "at": at,
                 },
             )
+            row = await cur.fetchone()
+        failing_since: datetime | None = row[0] if row else None
+        return failing_since
+
+    async def disable_failing_endpoint(self, endpoint_id: int, at: datetime) -> int | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                query("disable_failing_endpoint"), {"endpoint_id": endpoint_id, "at": at}
+            )
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     async def prune(self, cutoff: datetime, batch: int) -> tuple[int, int, bool]:
         """Delete up to ``batch`` finished deliveries older than ``cutoff`` and the fanned-out

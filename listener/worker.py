@@ -380,7 +380,8 @@ class EndpointWorker:
         attempts = [shares[0] for shares in per_message]
         failures = [row for row in attempts if row.result is not Result.DELIVERED]
         succeeded = [n for n, row in enumerate(attempts) if row.result is Result.DELIVERED]
-        await self._store.record_outcomes(
+        at = self._settings.clock()
+        failing_since = await self._store.record_outcomes(
             self.endpoint.id,
             [
                 SettledDelivery(
@@ -400,6 +401,7 @@ class EndpointWorker:
                 trailing_failures=len(attempts) - 1 - succeeded[-1] if succeeded else len(attempts),
                 last_error=failures[-1].error if failures else None,
             ),
+            at,
         )
         for row in rows:
             delivery, outcome = row.delivery, row.outcome
@@ -424,6 +426,28 @@ class EndpointWorker:
                 )
             else:
                 self._log.error("delivery.failed", **context, error=row.error)
+        if failures:
+            await self._turn_off_if_failing_too_long(failing_since, at)
+
+    async def _turn_off_if_failing_too_long(
+        self, failing_since: datetime | None, at: datetime
+    ) -> None:
+        """An endpoint that has failed continuously for its ``disable_after`` is turned off: the
+        database does it and announces it (``endpoint.disabled``); this worker stops sending,
+        and what is pending stays pending."""
+        limit = self.endpoint.disable_after
+        if failing_since is None or limit is None or at - failing_since < limit:
+            return
+        event_id = await self._store.disable_failing_endpoint(self.endpoint.id, at)
+        if event_id is None:
+            return  # enabled again, or turned off, by someone else meanwhile
+        self._log.error(
+            "endpoint.auto_disabled",
+            failing_since=failing_since.isoformat(),
+            disable_after_s=limit.total_seconds(),
+            event_id=event_id,
+        )
+        self.stop()
 
     def _share_per_delivery(
         self, message: Message, outcome: Outcome, now: datetime

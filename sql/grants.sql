@@ -7,7 +7,8 @@
 -- name: web
 -- The web app: every table Django keeps; the notifier's tables read-only (the admin's lists),
 -- except the admin's three writes: test messages (an event and its delivery), resend (a
--- delivery) and retry now (a delivery's next_attempt_at).
+-- delivery) and retry now (a delivery's next_attempt_at); and, through a function of the
+-- owner's, an endpoint's held-back deliveries sent or dropped when it is enabled again.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE
     ON notification_events, notification_deliveries, notification_attempts,
@@ -15,17 +16,21 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE
   FROM {role};
 GRANT INSERT ON notification_events TO {role};
 GRANT INSERT, UPDATE (next_attempt_at) ON notification_deliveries TO {role};
+GRANT EXECUTE ON FUNCTION tiltbob_settle_held_back(bigint, text, text) TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 
 -- name: listener
--- The listener (and `tiltbob status`): the endpoints and switches read-only; the outbox fanned
--- out and pruned; deliveries, attempts and health written. Nothing of the maintenance tables,
--- nor of Django's.
+-- The listener (and `tiltbob status`): the endpoints and switches read-only (but for turning
+-- off one that keeps failing); the outbox fanned out and pruned; deliveries, attempts and
+-- health written. Nothing of the maintenance tables, nor of Django's.
 GRANT SELECT ON notification_endpoints, notification_switches TO {role};
 GRANT SELECT, UPDATE, DELETE ON notification_events TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON notification_deliveries TO {role};
 GRANT SELECT, INSERT ON notification_attempts TO {role};
 GRANT SELECT, INSERT, UPDATE ON notification_endpoint_health TO {role};
+-- Turning an endpoint off that keeps failing: the function alone (it runs with its owner's
+-- rights), not the right to change endpoints.
+GRANT EXECUTE ON FUNCTION tiltbob_disable_failing_endpoint(bigint, timestamptz) TO {role};
 
 -- name: script
 -- People and scripts writing with psql: the maintenance tables only. The capture still

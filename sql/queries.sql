@@ -14,7 +14,8 @@ SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
-SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight
+SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight,
+       disable_after
   FROM notification_endpoints
  ORDER BY id;
 
@@ -41,8 +42,10 @@ SELECT pg_advisory_unlock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_id
 
 -- name: next_deliveries
 -- The oldest pending deliveries of one endpoint after an id (0: from the head), in order, with
--- what their messages need.
-SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
+-- what their messages need (created_at: where their age starts, released_at if sent on purpose
+-- after being held back).
+SELECT d.id, d.event_id, d.attempts, d.next_attempt_at,
+       coalesce(d.released_at, d.created_at) AS created_at,
        ev.type, ev.occurred_at, ev.actor, ev.snapshot
   FROM notification_deliveries d
   JOIN notification_events ev ON ev.id = d.event_id
@@ -53,8 +56,9 @@ SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
 -- name: due_deliveries
 -- The due pending deliveries of one endpoint after an id (0: from the head), oldest first, but
 -- for those already in hand (an endpoint with several messages in flight, where a retry holds
--- back nothing behind it).
-SELECT d.id, d.event_id, d.attempts, d.next_attempt_at, d.created_at,
+-- back nothing behind it). created_at as in next_deliveries.
+SELECT d.id, d.event_id, d.attempts, d.next_attempt_at,
+       coalesce(d.released_at, d.created_at) AS created_at,
        ev.type, ev.occurred_at, ev.actor, ev.snapshot
   FROM notification_deliveries d
   JOIN notification_events ev ON ev.id = d.event_id
@@ -72,7 +76,9 @@ SELECT min(next_attempt_at) AS due_at
 -- name: record_outcomes
 -- The outcomes of messages sent to one endpoint, an array element per delivery: each delivery's
 -- new state (pending again from next_attempt_at, delivered or failed), one attempt row each,
--- and the endpoint's health (trailing_failures: failures after the batch's last success).
+-- and the endpoint's health (trailing_failures: failures after the batch's last success; `at`:
+-- the listener's clock, which starts and ends a run of failures). Returns when the endpoint's
+-- current run of failures began (null: it ended in a success).
 WITH outcome AS (
     SELECT *
       FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(next_attempt_ats)s::timestamptz[],
@@ -96,21 +102,27 @@ WITH outcome AS (
      WHERE o.id IN (SELECT id FROM updated)
 ), health AS (
     INSERT INTO notification_endpoint_health AS h
-           (endpoint_id, last_success_at, last_failure_at, consecutive_failures, last_error)
+           (endpoint_id, last_success_at, last_failure_at, consecutive_failures, last_error,
+            failing_since)
     VALUES (%(endpoint_id)s::bigint,
-            CASE WHEN %(any_success)s::boolean THEN now() END,
-            CASE WHEN %(any_failure)s::boolean THEN now() END,
+            CASE WHEN %(any_success)s::boolean THEN %(at)s::timestamptz END,
+            CASE WHEN %(any_failure)s::boolean THEN %(at)s::timestamptz END,
             %(trailing_failures)s::integer,
-            %(last_error)s::text)
+            %(last_error)s::text,
+            CASE WHEN %(trailing_failures)s::integer > 0 THEN %(at)s::timestamptz END)
         ON CONFLICT (endpoint_id) DO UPDATE
        SET last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
            last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at),
            consecutive_failures = CASE WHEN %(any_success)s::boolean
                                        THEN excluded.consecutive_failures
                                        ELSE h.consecutive_failures + excluded.consecutive_failures END,
-           last_error = coalesce(excluded.last_error, h.last_error)
+           last_error = coalesce(excluded.last_error, h.last_error),
+           -- A success ends the run (a failure after it starts the next); failures alone go on.
+           failing_since = CASE WHEN %(any_success)s::boolean THEN excluded.failing_since
+                                ELSE coalesce(h.failing_since, excluded.failing_since) END
+    RETURNING h.failing_since
 )
-SELECT count(*) FROM updated;
+SELECT (SELECT failing_since FROM health) AS failing_since, (SELECT count(*) FROM updated) AS recorded;
 
 -- name: prune
 -- Forget up to a batch of finished deliveries older than the cutoff, the events they leave with
@@ -180,6 +192,16 @@ SELECT DISTINCT ON (d.event_id, d.endpoint_id)
  WHERE d.id = ANY (%(ids)s::bigint[])
  ORDER BY d.event_id, d.endpoint_id
 RETURNING id;
+
+-- name: disable_failing_endpoint
+-- Turn an endpoint off that has failed continuously for its disable_after as of `at` (null when
+-- not due); the event id of its endpoint.disabled announcement.
+SELECT tiltbob_disable_failing_endpoint(%(endpoint_id)s, %(at)s) AS event_id;
+
+-- name: settle_held_back
+-- An endpoint enabled again sends what it held back (fate 'send': due now, aged from now) or
+-- drops it ('drop': failed, with the reason). Returns the deliveries' ids.
+SELECT tiltbob_settle_held_back(%(endpoint_id)s, %(fate)s, %(reason)s) AS id;
 
 -- name: retry_now
 -- Pending deliveries waiting out a backoff: due now. Returns the ids changed.

@@ -20,6 +20,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN 'lock.fan_out' THEN '7104'
         -- Who reported, when a visitor gave no name.
         WHEN 'visitor' THEN 'Visitor'
+        -- Who acts when the notifier itself does something (turns an endpoint off).
+        WHEN 'notifier' THEN 'tiltbob'
         -- An event's one-line summary (format(): %s are the old and new labels, or the problem type).
         WHEN 'summary.problem_report.created' THEN 'New problem report: %s'
         WHEN 'summary.problem_report.closed' THEN 'Problem report closed'
@@ -28,6 +30,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN 'summary.machine.added' THEN 'New machine added'
         WHEN 'summary.machine.status_changed' THEN 'Status: %s → %s'
         WHEN 'summary.machine.location_changed' THEN 'Location: %s → %s'
+        WHEN 'summary.endpoint.disabled' THEN 'Turned off after failing continuously'
     END
 $$;
 
@@ -75,6 +78,9 @@ CREATE TABLE notification_deliveries (
     last_error       text,
     -- 0 for the delivery the fan-out wrote; 1, 2, … for each resend of it (admin, CLI).
     resend           integer     NOT NULL DEFAULT 0,
+    -- A held-back delivery sent on purpose when its endpoint was enabled again: its age, for
+    -- the give-up schedule, counts from here rather than from created_at (0006).
+    released_at      timestamptz,
     -- One fan-out delivery per event and endpoint. Leads with event_id, so the event's foreign
     -- key needs no index of its own (one index fewer to write per delivery).
     CONSTRAINT notification_deliveries_once UNIQUE (event_id, endpoint_id, resend)
@@ -107,7 +113,10 @@ CREATE TABLE notification_endpoint_health (
     last_success_at      timestamptz,
     last_failure_at      timestamptz,
     consecutive_failures integer     NOT NULL DEFAULT 0,
-    last_error           text
+    last_error           text,
+    -- When the current run of failures began: the first failed attempt after the last success
+    -- (null: the last attempt succeeded). The listener's clock writes it (0006).
+    failing_since        timestamptz
 );
 
 
@@ -516,6 +525,110 @@ CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON no
 
 CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON notification_switches
     FOR EACH STATEMENT EXECUTE FUNCTION tiltbob_config_changed();
+
+
+-- An endpoint enabled again, by anyone (the admin, the CLI, psql), starts afresh: no reason
+-- shown, and its run of failures forgotten, so one more failure does not turn it off at once.
+CREATE FUNCTION tiltbob_endpoint_enabled() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    NEW.disabled_at := NULL;
+    NEW.disabled_reason := '';
+    UPDATE notification_endpoint_health SET failing_since = NULL WHERE endpoint_id = NEW.id;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER endpoint_enabled BEFORE UPDATE OF enabled ON notification_endpoints
+    FOR EACH ROW WHEN (NEW.enabled AND NOT OLD.enabled)
+    EXECUTE FUNCTION tiltbob_endpoint_enabled();
+
+
+-- Endpoints that keep failing. --------------------------------------------------------------------
+
+-- Turn the endpoint off if it has failed continuously for its disable_after, as of `at` (the
+-- listener's clock): enabled off, why and since when on the endpoint, its pending deliveries
+-- kept, and an endpoint.disabled event in the outbox, fanned out like any other. Returns the
+-- event's id; null when the endpoint is not due (it succeeded since, it is off already, or it
+-- never turns off by itself).
+CREATE FUNCTION tiltbob_disable_failing_endpoint(endpoint bigint, at timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    e record;
+    held bigint;
+    event bigint;
+BEGIN
+    UPDATE notification_endpoints n
+       SET enabled = false,
+           disabled_at = at,
+           disabled_reason = format('failing since %s: %s',
+                                    to_char(h.failing_since AT TIME ZONE 'UTC',
+                                            'YYYY-MM-DD HH24:MI "UTC"'),
+                                    coalesce(h.last_error, 'no reason given'))
+      FROM notification_endpoint_health h
+     WHERE n.id = endpoint AND h.endpoint_id = n.id AND n.enabled
+       AND n.disable_after IS NOT NULL AND h.failing_since <= at - n.disable_after
+    RETURNING n.id, n.name, n.kind, n.disable_after, h.failing_since, h.consecutive_failures,
+              h.last_error
+      INTO e;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO held
+      FROM notification_deliveries
+     WHERE endpoint_id = endpoint AND status = 'pending';
+    INSERT INTO notification_events (type, occurred_at, actor, snapshot)
+    VALUES ('endpoint.disabled', at, tiltbob_catalogue('notifier'),
+            jsonb_build_object(
+                'type', 'endpoint.disabled',
+                'actor', tiltbob_catalogue('notifier'),
+                'summary', tiltbob_catalogue('summary.endpoint.disabled'),
+                'note', '',
+                'endpoint', jsonb_build_object('id', e.id, 'name', e.name, 'kind', e.kind),
+                'failing_since', e.failing_since,
+                'disable_after_s', extract(epoch FROM e.disable_after)::bigint,
+                'failures', e.consecutive_failures,
+                'last_error', e.last_error,
+                'held', held,
+                'url_path', format('/admin/notifications/endpoint/%s/change/', e.id)))
+    RETURNING id INTO event;
+    PERFORM pg_notify(tiltbob_catalogue('channel.events'), '');
+    RETURN event;
+END
+$$;
+
+-- Only the listener's role is given the right to call it (sql/grants.sql).
+REVOKE EXECUTE ON FUNCTION tiltbob_disable_failing_endpoint(bigint, timestamptz) FROM PUBLIC;
+
+-- What an endpoint enabled again does with the deliveries it held back (pending): `send` makes
+-- them due now, their age counted from now (released_at), in queue order; `drop` fails them with
+-- `reason`. Returns their ids. A function of the owner's, so that the web app (its role gets
+-- EXECUTE) may do this and no more to the delivery log.
+CREATE FUNCTION tiltbob_settle_held_back(endpoint bigint, fate text, reason text)
+RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF fate = 'send' THEN
+        RETURN QUERY
+            UPDATE notification_deliveries
+               SET released_at = now(), next_attempt_at = now()
+             WHERE endpoint_id = endpoint AND status = 'pending'
+            RETURNING id;
+    ELSIF fate = 'drop' THEN
+        RETURN QUERY
+            UPDATE notification_deliveries
+               SET status = 'failed', finished_at = now(), last_error = reason
+             WHERE endpoint_id = endpoint AND status = 'pending'
+            RETURNING id;
+    ELSE
+        RAISE EXCEPTION 'held-back deliveries are sent or dropped, not %', fate
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION tiltbob_settle_held_back(bigint, text, text) FROM PUBLIC;
 
 
 -- The listener's fan-out, as one function so that a wake-up costs one round trip. -------------

@@ -10,6 +10,7 @@ import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from tests.receiver import Receiver
 from tests.waiting import wait_until
 from tiltbob.catalogue import EVENT_TYPES
 from webapp.maintenance.models import Location, Machine, MachineStatus, Maintainer
-from webapp.notifications.models import Endpoint
+from webapp.notifications.models import DISABLE_AFTER, Endpoint
 
 if TYPE_CHECKING:
     from tests.processes import ListenerProcess
@@ -196,6 +197,7 @@ def make_hook(
         enabled: bool = True,
         kind: str = "",
         in_flight: int = 1,
+        disable_after: timedelta | None = DISABLE_AFTER,
     ) -> Hook:
         token = f"tok{uuid.uuid4().hex}"
         secret_tokens.append(token)
@@ -206,6 +208,7 @@ def make_hook(
             event_types=list(EVENT_TYPES) if events == "all" else list(events),
             enabled=enabled,
             in_flight=in_flight,
+            disable_after=disable_after,
         )
         endpoint.set_url(receiver.url(path))
         endpoint.save()
@@ -222,11 +225,13 @@ def start_listener(
     holds a URL's secret part, and that none of their loops hit a bug (``<loop>.error``)."""
     started: list[ListenerProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> ListenerProcess:
+    def start(
+        *args: str, env: dict[str, str] | None = None, clock: Path | None = None
+    ) -> ListenerProcess:
         from tests.processes import ListenerProcess
 
         log = tmp_path / f"listener-{len(started)}.log"
-        process = ListenerProcess(db_url, log, *args, env=env)
+        process = ListenerProcess(db_url, log, *args, env=env, clock=clock)
         started.append(process)
         process.wait_for("listener.started")
         return process

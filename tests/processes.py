@@ -76,14 +76,21 @@ def psql(db_url: str, statement: str) -> subprocess.CompletedProcess[str]:
 
 class ListenerProcess:
     def __init__(
-        self, db_url: str, log_path: Path, *args: str, env: Mapping[str, str] | None = None
+        self,
+        db_url: str,
+        log_path: Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        clock: Path | None = None,
     ) -> None:
+        """``clock``: a file of seconds the listener's clock runs ahead (tests.clocked_listener)."""
         self.log_path = log_path
         env = {**os.environ, "DATABASE_URL": db_url, "TILTBOB_LOG_FORMAT": "json", **(env or {})}
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        command = ["tiltbob", "listen"] if clock is None else ["tests.clocked_listener", str(clock)]
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tiltbob", "listen", *FAST, *args],
+                [sys.executable, "-m", *command, *FAST, *args],
                 env=env,
                 cwd=PROJECT,
                 stdout=log,

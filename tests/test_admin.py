@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import Hook, insert_reports, make_person
+from tiltbob.catalogue import EVENT_TYPES
 from webapp.maintenance.models import Machine
 from webapp.notifications import operations
 from webapp.notifications.models import Delivery, Endpoint, Switch, cipher
@@ -139,8 +141,9 @@ def test_the_url_is_write_only_and_a_blank_edit_keeps_it(ana_client: Client) -> 
     assert answer.status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.name == "Workshop 2" and endpoint.url() == DISCORD
-    assert len(endpoint.event_types) == 7
+    assert endpoint.event_types == list(EVENT_TYPES)
     assert not endpoint.enabled  # the box was left unticked
+    assert endpoint.disable_after == timedelta(hours=24), "not in the post: unchanged"
 
 
 def test_in_flight_defaults_to_one_and_stays_within_its_bounds(ana_client: Client) -> None:
@@ -296,3 +299,22 @@ def test_the_list_says_why_the_listener_refuses_an_endpoint(ana_client: Client) 
     listing = ana_client.get(reverse("admin:notifications_endpoint_changelist")).content.decode()
     assert "10.1.2.3 is a private, loopback or link-local address" in listing
     assert "lan-token-xyz" not in listing
+
+
+def test_how_long_an_endpoint_may_fail_is_set_in_hours(ana_client: Client) -> None:
+    add_page = ana_client.get(reverse("admin:notifications_endpoint_add")).content.decode()
+    assert re.search(r'name="disable_after_hours"[^>]*value="24\.00"', add_page), "the default"
+    assert add(ana_client, disable_after_hours="1.5").status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.disable_after == timedelta(minutes=90)
+    change = reverse("admin:notifications_endpoint_change", args=[endpoint.pk])
+    answer = ana_client.post(
+        change, {"name": "Workshop", "url": "", "kind": "discord", "disable_after_hours": ""}
+    )
+    assert answer.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.disable_after is None, "blank: never"
+    answer = ana_client.post(
+        change, {"name": "Workshop", "url": "", "kind": "discord", "disable_after_hours": "-1"}
+    )
+    assert "Ensure this value is greater than or equal to 0.01" in answer.content.decode()

@@ -4,17 +4,21 @@ live server, a real listener process and a local receiver that checks Discord's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
 from tests.browser import browser, desk, shoot
-from tests.conftest import Person
+from tests.conftest import Hook, Person, insert_reports
 from tests.processes import ListenerProcess
 from tests.receiver import Receiver, Reply
 from tests.rendering import check_discord
+from tests.test_auto_disable import T0
+from tests.test_auto_disable import record as record_outcome
 from tests.waiting import wait_until
+from tiltbob.sqlfiles import query
 from webapp.maintenance.models import Machine, ProblemReport
 from webapp.notifications.models import Delivery, Endpoint
 
@@ -177,3 +181,57 @@ def test_a_failing_endpoint_and_a_wrong_url_show_in_the_admin(
     assert "500 server error" in row.inner_text()
     assert "failing-token" not in page.content()
     shoot(page, "admin-endpoints-failing")
+
+
+def test_an_endpoint_the_listener_turned_off_is_enabled_again_from_the_admin(
+    desk: Any,
+    live_server: Any,
+    ana: Person,
+    machine: Machine,
+    receiver: Receiver,
+    make_hook: Callable[..., Hook],
+    start_listener: StartListener,
+    db_url: str,
+) -> None:
+    page = desk
+    hook = make_hook("Workshop", ["problem_report.created"])
+    endpoint = hook.endpoint
+    events = insert_reports(db_url, machine, 2)
+    with psycopg.connect(db_url) as conn:
+        # What a listener does: fan the reports out, fail for a day, turn the endpoint off.
+        conn.execute("SELECT * FROM tiltbob_fan_out(10, 'test')")
+        record_outcome(conn, endpoint.pk, T0, success=False, failures=1)
+        conn.execute(
+            query("disable_failing_endpoint"),
+            {"endpoint_id": endpoint.pk, "at": T0 + timedelta(hours=25)},
+        )
+    log_in(page, live_server, ana)
+
+    page.goto(f"{live_server.url}/admin/notifications/endpoint/")
+    row = page.locator("#result_list tbody tr", has_text="Workshop")
+    assert "failing since 2026-11-28 15:00 UTC: HTTP 500" in row.inner_text()
+    assert hook.token not in page.content()
+    shoot(page, "admin-endpoint-turned-off")
+
+    row.get_by_role("button", name="Off").click()
+    page.wait_for_selector("#held-back")
+    assert "2 messages" in page.locator("#held-back").inner_text()
+    assert "failing since" in page.locator("#turned-off").inner_text()
+    shoot(page, "admin-endpoint-enable")
+
+    start_listener()
+    page.get_by_role("button", name="Enable and send them, in order").click()
+    page.wait_for_selector("text=Workshop enabled; 2 held-back message(s) go out in order.")
+    wait_until(lambda: receiver.event_ids(hook.path) == events, what="the held-back reports")
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.disabled_at is None
+
+    # How long it may fail before it is turned off again: hours, on its page.
+    page.goto(f"{live_server.url}/admin/notifications/endpoint/{endpoint.pk}/change/")
+    hours = page.get_by_label("Turn off after failing for (hours)")
+    assert hours.input_value() == "24.00"
+    hours.fill("12")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector("text=was changed successfully")
+    endpoint.refresh_from_db()
+    assert endpoint.disable_after == timedelta(hours=12)

@@ -132,6 +132,18 @@ def test_grant_gives_each_role_exactly_what_the_docs_say(roles: Roles) -> None:
                 assert actual_rights(conn, roles.names[kind], table) == documented[table][kind], (
                     f"{kind} on {table}"
                 )
+        # The functions that change what people own: each its one role's.
+        functions = {
+            "tiltbob_disable_failing_endpoint(bigint, timestamptz)": "listener",
+            "tiltbob_settle_held_back(bigint, text, text)": "web",
+        }
+        for function, owner in functions.items():
+            for kind in KINDS:
+                [(may,)] = conn.execute(
+                    "SELECT has_function_privilege(%s, %s, 'EXECUTE')",
+                    [roles.names[kind], function],
+                ).fetchall()
+                assert may is (kind == owner), f"{kind} on {function}"
 
 
 def test_grant_names_a_missing_role_and_grants_nothing(roles: Roles) -> None:

@@ -82,8 +82,12 @@ class FakeQueue:
         return min(pending, default=None)
 
     async def record_outcomes(
-        self, endpoint_id: int, settled: Sequence[SettledDelivery], health: HealthChange
-    ) -> None:
+        self,
+        endpoint_id: int,
+        settled: Sequence[SettledDelivery],
+        health: HealthChange,
+        at: datetime,
+    ) -> datetime | None:
         for s in settled:
             row = self.rows[s.delivery_id]
             self.rows[s.delivery_id] = replace(
@@ -97,6 +101,10 @@ class FakeQueue:
         before = self.consecutive_failures[-1] if self.consecutive_failures else 0
         trailing = health.trailing_failures
         self.consecutive_failures.append(trailing if health.any_success else before + trailing)
+        return None  # endpoints here have no disable_after: their runs of failures never count
+
+    async def disable_failing_endpoint(self, endpoint_id: int, at: datetime) -> int | None:
+        raise AssertionError("no endpoint here turns itself off")
 
 
 class FakeSender:

@@ -15,6 +15,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "machine.added",
     "machine.status_changed",
     "machine.location_changed",
+    "endpoint.disabled",
 )
 
 EVENT_LABELS: dict[str, str] = {
@@ -25,6 +26,7 @@ EVENT_LABELS: dict[str, str] = {
     "machine.added": "Machine added",
     "machine.status_changed": "Machine status changed",
     "machine.location_changed": "Machine location changed",
+    "endpoint.disabled": "Endpoint turned off",
 }
 
 EVENT_DESCRIPTIONS: dict[str, str] = {
@@ -35,6 +37,10 @@ EVENT_DESCRIPTIONS: dict[str, str] = {
     "machine.added": "A new machine is added to the collection.",
     "machine.status_changed": "A machine's status changes, e.g. from Good to Broken.",
     "machine.location_changed": "A machine is moved to another location.",
+    "endpoint.disabled": (
+        "An endpoint that kept failing (24 hours by default) is turned off by the notifier;"
+        " what it held back waits."
+    ),
 }
 """When each event fires, in a sentence (the switches page)."""
 
@@ -46,11 +52,15 @@ SUMMARIES: dict[str, str] = {
     "machine.added": "New machine added",
     "machine.status_changed": "Status: %s → %s",
     "machine.location_changed": "Location: %s → %s",
+    "endpoint.disabled": "Turned off after failing continuously",
 }
 """An event's one-line summary; ``%s`` stand for the problem type, or the old and new labels."""
 
 VISITOR = "Visitor"
 """Who reported, when a visitor gave no name (and the actor of the public form's writes)."""
+
+NOTIFIER = "tiltbob"
+"""Who acts when the notifier itself does something (turns an endpoint off)."""
 
 ENDPOINT_KINDS: tuple[str, ...] = ("discord", "slack", "email", "json")
 
@@ -71,6 +81,7 @@ SQL_KEYS: dict[str, str] = {
     "channel.config": CONFIG_CHANNEL,
     "channel.deliveries": DELIVERIES_CHANNEL,
     "visitor": VISITOR,
+    "notifier": NOTIFIER,
     **{f"summary.{event_type}": text for event_type, text in SUMMARIES.items()},
 }
 """What ``tiltbob_catalogue(key)`` must answer for each key the two sides share."""

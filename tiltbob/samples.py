@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiltbob.catalogue import EVENT_TYPES, VISITOR, summary
+from tiltbob.catalogue import EVENT_TYPES, NOTIFIER, VISITOR, summary
 
 _MACHINE = {
     "id": 1,
@@ -35,9 +35,12 @@ _ENTRY = {
 
 
 def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
-    """A snapshot shaped like the ones the capture triggers write (docs/events.md)."""
+    """A snapshot shaped like the ones the capture triggers (or, for ``endpoint.disabled``,
+    the listener) write (docs/events.md)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
+    if event_type == "endpoint.disabled":
+        return _endpoint_disabled(test)
     snap: dict[str, Any] = {
         "type": event_type,
         "actor": "Ana Martins",
@@ -110,6 +113,25 @@ def snapshot(event_type: str, *, test: bool = False) -> dict[str, Any]:
             log_entry={**_ENTRY, "id": 38, "kind": "location_changed", "maintainers": []},
             url_path="/logs/38/",
         )
+    if test:
+        snap["test"] = True
+    return snap
+
+
+def _endpoint_disabled(test: bool) -> dict[str, Any]:
+    snap: dict[str, Any] = {
+        "type": "endpoint.disabled",
+        "actor": NOTIFIER,
+        "summary": summary("endpoint.disabled"),
+        "note": "",
+        "endpoint": {"id": 3, "name": "Workshop Discord", "kind": "discord"},
+        "failing_since": "2026-11-27T15:04:07+00:00",
+        "disable_after_s": 86400,
+        "failures": 41,
+        "last_error": "HTTP 404: Unknown Webhook",
+        "held": 7,
+        "url_path": "/admin/notifications/endpoint/3/change/",
+    }
     if test:
         snap["test"] = True
     return snap

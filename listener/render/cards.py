@@ -8,7 +8,7 @@ typed; each platform escapes it its own way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from listener.messages import Delivery, record_url
@@ -16,6 +16,7 @@ from listener.render.text import clean, one_line
 from tiltbob.catalogue import SUMMARIES, VISITOR
 
 TEST_NOTICE = "This is a test message from tiltbob: nothing happened to this machine."
+ENDPOINT_TEST_NOTICE = "This is a test message from tiltbob: no endpoint was turned off."
 
 STATUS_EMOJI = {"good": "🟢", "broken": "🔴", "fixing": "🛠️", "unknown": "❔"}
 STATUS_COLOR = {"good": 0x43A047, "broken": 0xE53935, "fixing": 0xFB8C00, "unknown": 0x9E9E9E}
@@ -29,6 +30,7 @@ class Card:
     heading: str
     """What happened, short: "Problem report", "Report closed", "Status"."""
     machine: str
+    """What the event is about: a machine's name (an endpoint's, for ``endpoint.*``)."""
     url: str
     color: int
     timestamp: datetime
@@ -53,6 +55,25 @@ def _get(data: Any, *path: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp from a snapshot, as a person reads it (UTC)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return "—"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _count(value: Any, noun: str = "") -> str:
+    if type(value) is not int:
+        return "—"
+    if not noun:
+        return str(value)
+    return f"{value} {noun}{'' if value == 1 else 's'}"
 
 
 def card(delivery: Delivery, site_url: str) -> Card:
@@ -106,10 +127,20 @@ def card(delivery: Delivery, site_url: str) -> Card:
     elif kind == "machine.location_changed":
         emoji, heading, color = "🚚", "Moved", 0x00897B
         facts = [("Changed by", actor)]
+    elif kind == "endpoint.disabled":
+        emoji, heading, color = "⛔", "Endpoint turned off", 0xB71C1C
+        machine = one_line(_get(snap, "endpoint", "name")) or "(unknown endpoint)"
+        text, text_label = clean(snap.get("last_error") or "").strip(), "Last error"
+        facts = [
+            ("Failing since", _when(snap.get("failing_since"))),
+            ("Failed attempts", _count(snap.get("failures"))),
+            ("Held back", _count(snap.get("held"), "message")),
+        ]
 
     test = bool(snap.get("test"))
     if test:
-        text = f"{TEST_NOTICE}\n\n{text}".strip()
+        notice = ENDPOINT_TEST_NOTICE if kind.startswith("endpoint.") else TEST_NOTICE
+        text = f"{notice}\n\n{text}".strip()
     return Card(
         event_type=kind,
         event_id=delivery.event_id,

@@ -138,6 +138,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
         "kind_label",
         "masked_url",
         "switch",
+        "turned_off",
         "events",
         "last_success",
         "failures",
@@ -151,8 +152,9 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     fieldsets = (
         (None, {"fields": ("name", "url", "kind", "enabled")}),
         ("Event types", {"fields": ("all_events", "event_types")}),
-        ("Delivery", {"fields": ("in_flight",)}),
+        ("Delivery", {"fields": ("in_flight", "disable_after_hours")}),
     )
+    readonly_fields = ("disabled_at", "disabled_reason")
     change_form_template = "admin/notifications/endpoint/change_form.html"
     delete_confirmation_template = "admin/notifications/endpoint/delete_confirmation.html"
 
@@ -204,6 +206,12 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
             "On" if obj.enabled else "Off",
         )
 
+    @admin.display(description="turned off", ordering="disabled_at")
+    def turned_off(self, obj: Endpoint) -> str:
+        if obj.enabled or obj.disabled_at is None:
+            return ""
+        return f"{_ago(obj.disabled_at)} ago, {obj.disabled_reason}"
+
     @admin.display(description="event types")
     def events(self, obj: Endpoint) -> str:
         if set(obj.event_types) == set(EVENT_TYPES):
@@ -249,8 +257,19 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
         self._set_enabled(request, queryset, False)
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Endpoint], on: bool) -> None:
-        count = Endpoint.objects.filter(pk__in=queryset.values("pk")).update(enabled=on)
-        self.message_user(request, f"{count} endpoint(s) {'enabled' if on else 'disabled'}.")
+        if not on:
+            count = Endpoint.objects.filter(pk__in=queryset.values("pk")).update(enabled=False)
+            self.message_user(request, f"{count} endpoint(s) disabled.")
+            return
+        # Enabled in bulk: what each held back goes out, in order (one at a time offers a choice).
+        turned_on = [
+            e for e in Endpoint.objects.filter(pk__in=queryset.values("pk")) if not e.enabled
+        ]
+        held = sum(operations.enable(endpoint, "send") for endpoint in turned_on)
+        self.message_user(
+            request,
+            f"{len(turned_on)} endpoint(s) enabled; {held} held-back message(s) go out in order.",
+        )
 
     # -- pages -------------------------------------------------------------------------------
 
@@ -258,6 +277,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
         own = _pages(
             self,
             ("<int:pk>/toggle/", self.toggle_view, "endpoint_toggle"),
+            ("<int:pk>/enable/", self.enable_view, "endpoint_enable"),
             ("<int:pk>/test/", self.test_view, "endpoint_test"),
             ("<int:pk>/test/<int:event_id>/", self.test_result_view, "endpoint_test_result"),
             ("<int:pk>/roll-secret/", self.roll_secret_view, "endpoint_roll_secret"),
@@ -271,11 +291,43 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     def toggle_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = self._endpoint(request, pk)
         if request.method == "POST":
+            if not endpoint.enabled and operations.held_back(endpoint).count:
+                # Something waits: sending it or dropping it is the person's choice.
+                return HttpResponseRedirect(
+                    reverse("admin:notifications_endpoint_enable", args=[pk])
+                )
             endpoint.enabled = not endpoint.enabled
             endpoint.save(update_fields=["enabled"])
             state = "enabled" if endpoint.enabled else "disabled"
             self.message_user(request, f"{endpoint.name} {state}.")
         return HttpResponseRedirect(reverse("admin:notifications_endpoint_changelist"))
+
+    def enable_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Enable an endpoint that held deliveries back, sending them or dropping them."""
+        endpoint = self._endpoint(request, pk)
+        changelist = reverse("admin:notifications_endpoint_changelist")
+        if endpoint.enabled:
+            return HttpResponseRedirect(changelist)
+        held = operations.held_back(endpoint)
+        if request.method == "POST":
+            choice = request.POST.get("held", "")
+            if choice in operations.HELD_CHOICES:
+                count = operations.enable(endpoint, choice)
+                fate = "go out in order" if choice == "send" else "dropped"
+                self.message_user(
+                    request, f"{endpoint.name} enabled; {count} held-back message(s) {fate}."
+                )
+                return HttpResponseRedirect(changelist)
+            self.message_user(request, "Choose to send or to drop them.", level=messages.ERROR)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Enable {endpoint.name}",
+            "endpoint": endpoint,
+            "held": held,
+            "dropped": operations.DROPPED,
+        }
+        return TemplateResponse(request, "admin/notifications/endpoint/enable.html", context)
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = self._endpoint(request, pk)
@@ -343,6 +395,16 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
         if not change and obj.kind == "json":
             obj._new_signing_secret = obj.new_signing_secret()  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
+        if change and "enabled" in form.changed_data and obj.enabled:
+            held = operations.enable(obj, "send")
+            if held:
+                self.message_user(request, f"{held} held-back message(s) go out in order.")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Endpoint | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.disabled_at is not None and not obj.enabled:
+            return ((None, {"fields": ("disabled_at", "disabled_reason")}), *fieldsets)
+        return fieldsets
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ from tiltbob.endpoint_urls import (
 
 MASTER_SWITCH = "master"
 MAX_IN_FLIGHT = 32
+DISABLE_AFTER = timedelta(hours=24)
+"""How long an endpoint fails continuously before the listener turns it off, unless set."""
 
 
 def cipher() -> URLCipher:
@@ -63,6 +66,25 @@ class Endpoint(models.Model):
             "endpoint far away, and the order is not promised (a receiver can order by the "
             "message's timestamp and drop duplicates by its webhook-id)."
         ),
+    )
+    disable_after = models.DurationField(
+        "turn off after failing for",
+        null=True,
+        blank=True,
+        default=DISABLE_AFTER,
+        db_default=DISABLE_AFTER,
+        help_text=(
+            "The listener turns the endpoint off once it has failed continuously this long (any "
+            "success starts the clock again); what it holds back waits, to be sent or dropped "
+            "when it is enabled again, and subscribers of “Endpoint turned off” are told. "
+            "Empty: never."
+        ),
+    )
+    # Set by the listener when it turned the endpoint off (and cleared by the database when it
+    # is enabled again, whoever does it).
+    disabled_at = models.DateTimeField("turned off at", null=True, editable=False)
+    disabled_reason = models.TextField(
+        "why turned off", blank=True, default="", db_default="", editable=False
     )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -47,6 +48,40 @@ def send_test_message(endpoint: Endpoint, event_type: str, *, actor: str) -> int
 def resend(delivery_ids: Sequence[int]) -> list[int]:
     """A new delivery of each one's event to its endpoint, at the tail; the new ids."""
     return [int(i) for i in _run("resend_deliveries", {"ids": list(delivery_ids)})]
+
+
+HELD_CHOICES = ("send", "drop")
+"""What becomes of an endpoint's held-back deliveries when it is enabled again."""
+
+DROPPED = "dropped when the endpoint was enabled again"
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """The deliveries a disabled endpoint holds back (pending, waiting for it to be enabled)."""
+
+    count: int
+    oldest: datetime | None
+
+
+def held_back(endpoint: Endpoint) -> HeldBack:
+    pending = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+    found = pending.aggregate(count=Count("id"), oldest=Min("created_at"))
+    return HeldBack(found["count"], found["oldest"])
+
+
+def enable(endpoint: Endpoint, held: str) -> int:
+    """Enable ``endpoint`` and send what it held back, in order and as if queued now (``send``),
+    or drop it (``drop``: failed, with the reason). Returns how many deliveries that was."""
+    if held not in HELD_CHOICES:
+        raise ValueError(f"held-back deliveries are sent or dropped, not {held!r}")
+    with transaction.atomic():
+        Endpoint.objects.filter(pk=endpoint.pk).update(enabled=True)
+        ids = _run(
+            "settle_held_back", {"endpoint_id": endpoint.pk, "fate": held, "reason": DROPPED}
+        )
+    endpoint.refresh_from_db()
+    return len(ids)
 
 
 def retry_now(delivery_ids: Sequence[int]) -> list[int]:

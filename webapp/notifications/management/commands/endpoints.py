@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,7 +16,11 @@ from django.db.models import Count, Min, Q, QuerySet
 from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications import operations
-from webapp.notifications.models import MAX_IN_FLIGHT, DeliveryStatus, Endpoint
+from webapp.notifications.forms import hours
+from webapp.notifications.models import DISABLE_AFTER, MAX_IN_FLIGHT, DeliveryStatus, Endpoint
+
+UNCHANGED = object()
+"""An option not given to ``edit``: the endpoint keeps its value."""
 
 URL_HELP = (
     "a Discord or Slack webhook URL, mailto:a@b,c@d, or https://… for JSON; '-' reads it from"
@@ -56,6 +61,11 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "enabled": endpoint.enabled,
         "event_types": list(endpoint.event_types),
         "in_flight": endpoint.in_flight,
+        "disable_after_hours": None
+        if endpoint.disable_after is None
+        else float(hours(endpoint.disable_after)),
+        "turned_off_at": _iso(endpoint.disabled_at),
+        "turned_off_because": endpoint.disabled_reason or None,
         "pending": getattr(endpoint, "pending_count", 0),
         "oldest_pending_at": _iso(getattr(endpoint, "oldest_pending", None)),
         "last_success_at": _iso(health.last_success_at if health else None),
@@ -84,6 +94,25 @@ def _in_flight(text: str) -> int:
     return value
 
 
+DISABLE_AFTER_HELP = (
+    "turn the endpoint off once it has failed continuously this many hours (any success starts "
+    "the clock again); 0: never (default for a new endpoint: 24)"
+)
+
+
+def _disable_after(text: str) -> timedelta | None:
+    """``--disable-after``: hours (0: never), or a clear error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 24 * 365:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of hours from 0 (never) to {24 * 365}, got {text!r}"
+        )
+    return timedelta(hours=value) if value else None
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
@@ -104,6 +133,9 @@ class Command(BaseCommand):
         add.add_argument("--kind", choices=ENDPOINT_KINDS, help="default: guessed from the URL")
         add.add_argument("--disabled", action="store_true", help="add it switched off")
         add.add_argument("--in-flight", type=_in_flight, default=1, help=IN_FLIGHT_HELP)
+        add.add_argument(
+            "--disable-after", type=_disable_after, default=DISABLE_AFTER, help=DISABLE_AFTER_HELP
+        )
         edit = actions.add_parser("edit", help="change an endpoint")
         edit.add_argument("id", type=int)
         edit.add_argument("--name")
@@ -111,10 +143,29 @@ class Command(BaseCommand):
         edit.add_argument("--events", help="'all' or a comma-separated list")
         edit.add_argument("--kind", choices=ENDPOINT_KINDS)
         edit.add_argument("--in-flight", type=_in_flight, help=IN_FLIGHT_HELP)
+        edit.add_argument(
+            "--disable-after", type=_disable_after, default=UNCHANGED, help=DISABLE_AFTER_HELP
+        )
         actions.add_parser("list", help="list endpoints, with their health")
         for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
             sub.add_argument("id", type=int)
+            if action == "enable":
+                held = sub.add_mutually_exclusive_group()
+                held.add_argument(
+                    "--send-held",
+                    dest="held",
+                    action="store_const",
+                    const="send",
+                    help="send what it held back while off, in order",
+                )
+                held.add_argument(
+                    "--drop-held",
+                    dest="held",
+                    action="store_const",
+                    const="drop",
+                    help="drop what it held back while off (failed, never sent)",
+                )
         test = actions.add_parser("test", help="send a test message with sample data")
         test.add_argument("id", type=int)
         test.add_argument("--event", default=EVENT_TYPES[0], choices=EVENT_TYPES)
@@ -159,12 +210,17 @@ class Command(BaseCommand):
         kind: str | None,
         disabled: bool,
         in_flight: int,
+        disable_after: timedelta | None,
         **_: Any,
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
             raise CommandError(f"an endpoint named {name!r} exists already")
         endpoint = Endpoint(
-            name=name, enabled=not disabled, event_types=event_list(events), in_flight=in_flight
+            name=name,
+            enabled=not disabled,
+            event_types=event_list(events),
+            in_flight=in_flight,
+            disable_after=disable_after,
         )
         self._set_url(endpoint, url, kind)
         secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
@@ -189,6 +245,7 @@ class Command(BaseCommand):
         events: str | None,
         kind: str | None,
         in_flight: int | None,
+        disable_after: Any,
         **_: Any,
     ) -> None:
         endpoint = self._get(id)
@@ -196,6 +253,8 @@ class Command(BaseCommand):
             endpoint.name = name
         if in_flight is not None:
             endpoint.in_flight = in_flight
+        if disable_after is not UNCHANGED:
+            endpoint.disable_after = disable_after
         if events:
             endpoint.event_types = event_list(events)
         if url:
@@ -221,7 +280,7 @@ class Command(BaseCommand):
                     str(e.pk),
                     e.name,
                     e.kind,
-                    "yes" if e.enabled else "no",
+                    "yes" if e.enabled else ("turned off" if e.disabled_at else "no"),
                     e.url_hint,
                     _events_text(e.event_types),
                     str(d["pending"]),
@@ -239,8 +298,23 @@ class Command(BaseCommand):
         lines = [f"{key.replace('_', ' ')}: {value}" for key, value in d.items()]
         self._say("\n".join(lines), d)
 
-    def _enable(self, *, id: int, **_: Any) -> None:
-        self._set_enabled(id, True)
+    def _enable(self, *, id: int, held: str | None, **_: Any) -> None:
+        endpoint = self._get(id)
+        waiting = operations.held_back(endpoint).count
+        if endpoint.enabled or not waiting:
+            self._set_enabled(id, True)
+            return
+        if held is None:
+            raise CommandError(
+                f"endpoint {id} ({endpoint.name}) held back {waiting} message(s) while it was off:"
+                " enable it with --send-held (they go out in order) or --drop-held"
+            )
+        count = operations.enable(endpoint, held)
+        fate = "go out in order" if held == "send" else "dropped"
+        self._say(
+            f"endpoint {id} ({endpoint.name}) enabled; {count} held-back message(s) {fate}",
+            {**describe(self._get(id)), "held_back": count, "held_back_fate": held},
+        )
 
     def _disable(self, *, id: int, **_: Any) -> None:
         self._set_enabled(id, False)
