@@ -27,6 +27,8 @@ class Endpoint:
     """Messages on their way at once: 1 is strictly in order; above, order is not promised."""
     disable_after: timedelta | None = None
     """Turned off once failing continuously this long (None: never)."""
+    hidden_fields: frozenset[str] = frozenset()
+    """``type:key`` parts its messages leave out (tiltbob.catalogue.FIELDS)."""
 
 
 def from_rows(
@@ -60,6 +62,7 @@ def from_rows(
             refusal=refusal,
             in_flight=max(1, row.in_flight),
             disable_after=row.disable_after,
+            hidden_fields=frozenset(row.hidden_fields),
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

@@ -7,6 +7,7 @@ import asyncio
 import signal
 from collections.abc import Coroutine, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from listener import logs
 from listener.http import HttpSender, http_transport
@@ -69,6 +70,7 @@ def settings_from(options: argparse.Namespace) -> ListenerSettings:
         ),
         prune_after_days=options.prune_after_days,
         shutdown_grace=options.shutdown_grace,
+        time_zone=ZoneInfo(env.time_zone),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -54,10 +55,45 @@ def record_url(delivery: Delivery, site_url: str) -> str:
     return site_url + path.format(record_id)
 
 
-def event_body(delivery: Delivery, site_url: str) -> dict[str, Any]:
+# What a hidden field (tiltbob.catalogue.FIELDS) takes out of a json body's data: the snapshot
+# keys that carry it. A problem report's reporter is also its actor.
+_SNAPSHOT_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "location": (("location",),),
+    "reporter": (("problem_report", "reporter"), ("problem_report", "reporter_name"), ("actor",)),
+    "description": (("problem_report", "description"),),
+    "actor": (("actor",), ("log_entry", "created_by")),
+    "note": (("note",), ("log_entry", "text")),
+    "maintainers": (("log_entry", "maintainers"),),
+    "work_date": (("log_entry", "work_date"),),
+    "text": (("log_entry", "text"),),
+    "failing_since": (("failing_since",),),
+    "failures": (("failures",),),
+    "held": (("held",),),
+    "last_error": (("last_error",),),
+}
+
+
+def _without(data: dict[str, Any], event_type: str, hidden: Collection[str]) -> dict[str, Any]:
+    for name in hidden:
+        kind, _, key = name.partition(":")
+        if kind != event_type:
+            continue
+        for path in _SNAPSHOT_KEYS.get(key, ()):
+            parent: Any = data
+            for step in path[:-1]:
+                child = parent.get(step) if isinstance(parent, dict) else None
+                if isinstance(child, dict):
+                    child = parent[step] = dict(child)  # a copy: the snapshot stays whole
+                parent = child
+            if isinstance(parent, dict):
+                parent.pop(path[-1], None)
+    return data
+
+
+def event_body(delivery: Delivery, site_url: str, hidden: Collection[str] = ()) -> dict[str, Any]:
     """The plain JSON form of an event: ``type``, ``id``, ``timestamp`` and ``data`` (the
-    snapshot, with ``url``, the absolute link to the record)."""
-    data = dict(delivery.snapshot)
+    snapshot, with ``url``, the absolute link to the record), less the fields ``hidden``."""
+    data = _without(dict(delivery.snapshot), delivery.type, hidden)
     data["url"] = record_url(delivery, site_url)
     data["url_path"] = data["url"][len(site_url) :]  # the same, never the snapshot's text
     body: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from listener.mail import SmtpConfig
 from listener.retry import RetryPolicy
@@ -43,6 +43,8 @@ class ListenerSettings:
     shutdown_grace: float = 10.0
     """Seconds SIGTERM waits for requests in flight before abandoning them (they stay pending)."""
 
+    time_zone: tzinfo = UTC
+    """The museum's (TILTBOB_TIME_ZONE): times in messages are shown in it."""
     clock: Callable[[], datetime] = field(default=system_clock, repr=False, compare=False)
     """The time by which an endpoint's run of failures is measured (turning it off after
     ``disable_after``); tests move it on instead of waiting a day."""

@@ -60,6 +60,7 @@ class EndpointRow:
     event_types: list[str]
     in_flight: int
     disable_after: timedelta | None
+    hidden_fields: list[str]
 
 
 @dataclass(frozen=True)

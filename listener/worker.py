@@ -161,7 +161,7 @@ class EndpointWorker:
                 # news that old would mislead more than help.
                 await self._fail_head(due[0], f"expired: not sent within {stale}")
                 continue
-            context = RenderContext(self._settings.site_url, self._settings.mail_from, now)
+            context = self._render_context(now)
             try:
                 messages = render(self.endpoint, due, context)
             except Exception as error:
@@ -248,7 +248,7 @@ class EndpointWorker:
                 sendable.append(delivery)
         if not sendable:
             return []
-        context = RenderContext(self._settings.site_url, self._settings.mail_from, now)
+        context = self._render_context(now)
         try:
             return render(self.endpoint, sendable, context)
         except Exception as error:
@@ -256,6 +256,10 @@ class EndpointWorker:
             for delivery in sendable:
                 self._fail(delivery, f"could not render: {type(error).__name__}")
             return []
+
+    def _render_context(self, now: datetime) -> RenderContext:
+        s = self._settings
+        return RenderContext(s.site_url, s.mail_from, now, s.time_zone)
 
     async def _send(self, message: Message) -> Outcome:
         """One message, after the endpoint's rate limit. A wait the server asks for (a spent

@@ -12,7 +12,7 @@
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE
     ON notification_events, notification_deliveries, notification_attempts,
-       notification_endpoint_health
+       notification_endpoint_health, tiltbob_museum
   FROM {role};
 GRANT INSERT ON notification_events TO {role};
 GRANT INSERT, UPDATE (next_attempt_at) ON notification_deliveries TO {role};

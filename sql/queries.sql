@@ -15,7 +15,7 @@ SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
 SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight,
-       disable_after
+       disable_after, hidden_fields
   FROM notification_endpoints
  ORDER BY id;
 
@@ -224,6 +224,10 @@ SELECT e.id, e.name, min(d.next_attempt_at) AS due_since
  WHERE e.enabled AND d.next_attempt_at < now() - make_interval(secs => %(grace)s)
  GROUP BY e.id, e.name
  ORDER BY e.id;
+
+-- name: record_time_zone
+-- The museum's time zone, as TILTBOB_TIME_ZONE gives it to `tiltbob migrate`.
+UPDATE tiltbob_museum SET time_zone = %(time_zone)s WHERE time_zone IS DISTINCT FROM %(time_zone)s;
 
 -- name: role_exists
 -- Whether a database role of this name exists, for `tiltbob grant`.

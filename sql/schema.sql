@@ -35,6 +35,33 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 
+-- The museum's clock (0007). ----------------------------------------------------------------------
+
+-- One row: the museum's time zone (an IANA name), as `tiltbob migrate` last found it.
+CREATE TABLE tiltbob_museum (
+    id        boolean PRIMARY KEY DEFAULT true CHECK (id),
+    time_zone text    NOT NULL DEFAULT 'UTC'
+);
+INSERT INTO tiltbob_museum DEFAULT VALUES;
+
+-- Today at the museum: log_entries.work_date's default. With the owner's rights, so that a
+-- writer needs no right on tiltbob_museum.
+CREATE FUNCTION tiltbob_today() RETURNS date
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT (now() AT TIME ZONE (SELECT time_zone FROM tiltbob_museum))::date
+$$;
+
+-- log_entries is Django's, but its work date's default is the museum's date, for every writer.
+ALTER TABLE log_entries ALTER COLUMN work_date SET DEFAULT tiltbob_today();
+
+-- A moment as the museum's clock shows it, for text people read: '2026-11-28 16:00 Europe/Paris'.
+CREATE FUNCTION tiltbob_museum_time(moment timestamptz) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT to_char(moment AT TIME ZONE m.time_zone, 'YYYY-MM-DD HH24:MI ') || m.time_zone
+      FROM tiltbob_museum m
+$$;
+
+
 -- The notifier's tables: written by the triggers and the listener, read by the admin. ---------
 
 -- The outbox: one row per event, written in the writer's transaction.
@@ -563,8 +590,7 @@ BEGIN
        SET enabled = false,
            disabled_at = at,
            disabled_reason = format('failing since %s: %s',
-                                    to_char(h.failing_since AT TIME ZONE 'UTC',
-                                            'YYYY-MM-DD HH24:MI "UTC"'),
+                                    tiltbob_museum_time(h.failing_since),
                                     coalesce(h.last_error, 'no reason given'))
       FROM notification_endpoint_health h
      WHERE n.id = endpoint AND h.endpoint_id = n.id AND n.enabled

@@ -35,7 +35,7 @@ KINDS = tuple(URLS)
 DISCORD_TOTAL = 6000
 
 
-def endpoint(kind: str) -> Endpoint:
+def endpoint(kind: str, hidden: frozenset[str] = frozenset()) -> Endpoint:
     return Endpoint(
         id=3,
         name=f"{kind} crew",
@@ -44,6 +44,7 @@ def endpoint(kind: str) -> Endpoint:
         enabled=True,
         event_types=EVENT_TYPES,
         signing_secret=SECRET if kind == "json" else None,
+        hidden_fields=hidden,
     )
 
 
@@ -61,9 +62,14 @@ def delivery(event_type: str, snapshot: dict[str, Any], *, event_id: int = 42) -
     )
 
 
-def rendered(kind: str, deliveries: list[Delivery], now: datetime = NOW) -> list[Message]:
+def rendered(
+    kind: str,
+    deliveries: list[Delivery],
+    now: datetime = NOW,
+    hidden: frozenset[str] = frozenset(),
+) -> list[Message]:
     return render(
-        endpoint(kind), deliveries, RenderContext(SITE, "tiltbob@museum.example.org", now)
+        endpoint(kind, hidden), deliveries, RenderContext(SITE, "tiltbob@museum.example.org", now)
     )
 
 

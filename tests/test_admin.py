@@ -318,3 +318,16 @@ def test_how_long_an_endpoint_may_fail_is_set_in_hours(ana_client: Client) -> No
         change, {"name": "Workshop", "url": "", "kind": "discord", "disable_after_hours": "-1"}
     )
     assert "Ensure this value is greater than or equal to 0.01" in answer.content.decode()
+
+
+def test_the_fields_an_endpoint_leaves_out_are_ticked_on_its_page(ana_client: Client) -> None:
+    left_out = ["problem_report.created:reporter", "problem_report.created:description"]
+    assert add(ana_client, leave_out=left_out).status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.hidden_fields == left_out
+    change = reverse("admin:notifications_endpoint_change", args=[endpoint.pk])
+    page = ana_client.get(change).content.decode()
+    assert re.search(r'value="problem_report\.created:reporter"[^>]*checked', page)
+    assert not re.search(r'value="problem_report\.created:location"[^>]*checked', page)
+    answer = add(ana_client, name="Other", leave_out=["problem_report.created:colour"])
+    assert "Select a valid choice" in answer.content.decode()

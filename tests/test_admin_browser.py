@@ -226,12 +226,16 @@ def test_an_endpoint_the_listener_turned_off_is_enabled_again_from_the_admin(
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.disabled_at is None
 
-    # How long it may fail before it is turned off again: hours, on its page.
+    # On its page: how long it may fail before it is turned off again, in hours, and which
+    # parts of its messages it leaves out.
     page.goto(f"{live_server.url}/admin/notifications/endpoint/{endpoint.pk}/change/")
     hours = page.get_by_label("Turn off after failing for (hours)")
     assert hours.input_value() == "24.00"
     hours.fill("12")
+    page.get_by_label("Problem report created: Reported by", exact=True).check()
+    shoot(page, "admin-endpoint-fields")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("text=was changed successfully")
     endpoint.refresh_from_db()
     assert endpoint.disable_after == timedelta(hours=12)
+    assert endpoint.hidden_fields == ["problem_report.created:reporter"]

@@ -56,6 +56,44 @@ SUMMARIES: dict[str, str] = {
 }
 """An event's one-line summary; ``%s`` stand for the problem type, or the old and new labels."""
 
+FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "problem_report.created": (
+        ("location", "Location"),
+        ("reporter", "Reported by"),
+        ("description", "Description"),
+    ),
+    "problem_report.closed": (("actor", "Closed by"), ("note", "Note")),
+    "problem_report.reopened": (("actor", "Reopened by"), ("note", "Note")),
+    "log_entry.created": (
+        ("maintainers", "Maintainers"),
+        ("work_date", "Work date"),
+        ("actor", "Logged by"),
+        ("text", "Work done"),
+    ),
+    "machine.added": (("location", "Location"), ("actor", "Added by"), ("note", "Note")),
+    "machine.status_changed": (("location", "Location"), ("actor", "Changed by"), ("note", "Note")),
+    "machine.location_changed": (("actor", "Changed by"), ("note", "Note")),
+    "endpoint.disabled": (
+        ("failing_since", "Failing since"),
+        ("failures", "Failed attempts"),
+        ("held", "Held back"),
+        ("last_error", "Last error"),
+    ),
+}
+"""Per event type, the parts of its message an endpoint may leave out (``type:key`` in
+``notification_endpoints.hidden_fields``), with their labels. The machine, the summary (a
+report's problem type, a status change) and the link are always shown."""
+
+
+def field_choices() -> list[tuple[str, str]]:
+    """Every ``type:key`` an endpoint may hide, with a label that names the event type."""
+    return [
+        (f"{event_type}:{key}", f"{EVENT_LABELS[event_type]}: {label}")
+        for event_type in EVENT_TYPES
+        for key, label in FIELDS[event_type]
+    ]
+
+
 VISITOR = "Visitor"
 """Who reported, when a visitor gave no name (and the actor of the public form's writes)."""
 

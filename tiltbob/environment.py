@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 LOG_FORMATS = ("json", "console")
@@ -40,6 +41,9 @@ class Environment:
     a bot's (thanked and ignored)."""
     data_dir: Path
     """``TILTBOB_DATA_DIR``, default ``.data`` in the working directory."""
+    time_zone: str
+    """``TILTBOB_TIME_ZONE``, an IANA name (default ``UTC``): the museum's clock, for pages,
+    messages and work dates."""
     debug: bool
 
     @property
@@ -79,6 +83,14 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
             "TILTBOB_REPORT_MIN_SECONDS must be a number of seconds from 0 to 600,"
             f" got {min_seconds!r}"
         )
+    time_zone = (env.get("TILTBOB_TIME_ZONE") or "UTC").strip()
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            "TILTBOB_TIME_ZONE must be an IANA time zone such as Europe/Paris or"
+            f" America/New_York, got {time_zone!r}"
+        ) from None
     return Environment(
         database_url=(env.get("DATABASE_URL") or "").strip() or None,
         site_url=site_url,
@@ -93,4 +105,5 @@ def load(environ: Mapping[str, str] | None = None) -> Environment:
         report_min_seconds=report_min_seconds,
         data_dir=Path(env.get("TILTBOB_DATA_DIR") or ".data").absolute(),
         debug=_flag(env.get("TILTBOB_DEBUG")),
+        time_zone=time_zone,
     )

@@ -105,7 +105,7 @@ LOGIN_REDIRECT_URL = "machine-list"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = _env.time_zone  # pages show the museum's times; the database keeps UTC
 USE_I18N = False
 USE_TZ = True
 

@@ -7,8 +7,9 @@ typed; each platform escapes it its own way.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from listener.messages import Delivery, record_url
@@ -57,15 +58,16 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def _when(value: Any) -> str:
-    """An ISO timestamp from a snapshot, as a person reads it (UTC)."""
+def _when(value: Any, zone: tzinfo) -> str:
+    """An ISO timestamp from a snapshot, as a person at the museum reads it."""
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return "—"
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(zone)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
 
 
 def _count(value: Any, noun: str = "") -> str:
@@ -76,7 +78,23 @@ def _count(value: Any, noun: str = "") -> str:
     return f"{value} {noun}{'' if value == 1 else 's'}"
 
 
-def card(delivery: Delivery, site_url: str) -> Card:
+@dataclass(frozen=True)
+class Presentation:
+    """How one endpoint's cards look: the fields it leaves out, the museum's clock."""
+
+    hidden: Collection[str] = frozenset()
+    """``type:key`` fields (tiltbob.catalogue.FIELDS)."""
+    zone: tzinfo = UTC
+    """Times people read are shown in it (TILTBOB_TIME_ZONE)."""
+
+
+PLAIN = Presentation()
+"""Every field, times in UTC."""
+
+
+def card(delivery: Delivery, site_url: str, look: Presentation = PLAIN) -> Card:
+    """The card of one delivery, as ``look`` says."""
+    hidden = look.hidden
     snap = delivery.snapshot if isinstance(delivery.snapshot, dict) else {}
     kind = delivery.type
     machine = one_line(_get(snap, "machine", "name")) or "(unknown machine)"
@@ -89,54 +107,78 @@ def card(delivery: Delivery, site_url: str) -> Card:
     url = record_url(delivery, site_url)
 
     emoji, heading, color = "🔔", kind, 0x607D8B
-    text, text_label = note, "Note"
-    facts: list[tuple[str, str]] = []
+    # The long text and the facts, each under the key an endpoint may hide it by.
+    text_key, text, text_label = "note", note, "Note"
+    facts: list[tuple[str, str, str]] = []
 
     if kind == "problem_report.created":
         emoji, heading, color = "🚨", "Problem report", 0xE53935
         summary = problem
-        text, text_label = (
+        text_key, text, text_label = (
+            "description",
             clean(_get(snap, "problem_report", "description") or "").strip(),
             "Description",
         )
         reporter = one_line(_get(snap, "problem_report", "reporter")) or VISITOR
-        facts = [("Location", location), ("Problem", problem), ("Reported by", reporter)]
+        facts = [
+            ("location", "Location", location),
+            ("", "Problem", problem),
+            ("reporter", "Reported by", reporter),
+        ]
     elif kind in {"problem_report.closed", "problem_report.reopened"}:
         closed = kind.endswith("closed")
         emoji, heading = ("✅", "Report closed") if closed else ("🔁", "Report reopened")
         color = 0x43A047 if closed else 0xFB8C00
         summary = f"{problem} · report #{report_id}" if report_id else problem
-        facts = [("Problem", problem), ("Closed by" if closed else "Reopened by", actor)]
+        facts = [
+            ("", "Problem", problem),
+            ("actor", "Closed by" if closed else "Reopened by", actor),
+        ]
     elif kind == "log_entry.created":
         emoji, heading, color = "🔧", "Work logged", 0x1E88E5
-        text, text_label = clean(_get(snap, "log_entry", "text") or "").strip(), "Work done"
+        text_key, text, text_label = (
+            "text",
+            clean(_get(snap, "log_entry", "text") or "").strip(),
+            "Work done",
+        )
         names = _get(snap, "log_entry", "maintainers") or []
         maintainers = ", ".join(one_line(n) for n in names if one_line(n)) or actor
         work_date = one_line(_get(snap, "log_entry", "work_date")) or "—"
         summary = f"Work on {work_date}"
-        facts = [("Maintainers", maintainers), ("Work date", work_date), ("Logged by", actor)]
+        facts = [
+            ("maintainers", "Maintainers", maintainers),
+            ("work_date", "Work date", work_date),
+            ("actor", "Logged by", actor),
+        ]
     elif kind == "machine.added":
         emoji, heading, color = "🆕", "New machine", 0x8E24AA
         summary = SUMMARIES[kind]
-        facts = [("Location", location), ("Added by", actor)]
+        facts = [("location", "Location", location), ("actor", "Added by", actor)]
     elif kind == "machine.status_changed":
         new = one_line(_get(snap, "change", "new"))
         emoji, heading = STATUS_EMOJI.get(new, "⚙️"), "Status"
         color = STATUS_COLOR.get(new, 0x607D8B)
-        facts = [("Location", location), ("Changed by", actor)]
+        facts = [("location", "Location", location), ("actor", "Changed by", actor)]
     elif kind == "machine.location_changed":
         emoji, heading, color = "🚚", "Moved", 0x00897B
-        facts = [("Changed by", actor)]
+        facts = [("actor", "Changed by", actor)]
     elif kind == "endpoint.disabled":
         emoji, heading, color = "⛔", "Endpoint turned off", 0xB71C1C
         machine = one_line(_get(snap, "endpoint", "name")) or "(unknown endpoint)"
-        text, text_label = clean(snap.get("last_error") or "").strip(), "Last error"
+        text_key, text, text_label = (
+            "last_error",
+            clean(snap.get("last_error") or "").strip(),
+            "Last error",
+        )
         facts = [
-            ("Failing since", _when(snap.get("failing_since"))),
-            ("Failed attempts", _count(snap.get("failures"))),
-            ("Held back", _count(snap.get("held"), "message")),
+            ("failing_since", "Failing since", _when(snap.get("failing_since"), look.zone)),
+            ("failures", "Failed attempts", _count(snap.get("failures"))),
+            ("held", "Held back", _count(snap.get("held"), "message")),
         ]
 
+    if f"{kind}:{text_key}" in hidden:
+        text = ""
+    shown = tuple((label, value) for key, label, value in facts if f"{kind}:{key}" not in hidden)
     test = bool(snap.get("test"))
     if test:
         notice = ENDPOINT_TEST_NOTICE if kind.startswith("endpoint.") else TEST_NOTICE
@@ -149,10 +191,10 @@ def card(delivery: Delivery, site_url: str) -> Card:
         machine=machine,
         url=url,
         color=color,
-        timestamp=delivery.occurred_at,
+        timestamp=delivery.occurred_at.astimezone(look.zone),
         summary=summary or heading,
         text=text,
         text_label=text_label,
-        facts=tuple(facts),
+        facts=shown,
         test=test,
     )

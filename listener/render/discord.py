@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from listener.messages import Delivery, Message
-from listener.render.cards import Card, card
+from listener.render.cards import PLAIN, Card, Presentation, card
 from listener.render.text import cut
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 256, 1024, 2048
@@ -73,14 +73,14 @@ def body(embeds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"username": USERNAME, "embeds": embeds, "allowed_mentions": {"parse": []}}
 
 
-def render(deliveries: list[Delivery], site_url: str) -> list[Message]:
+def render(deliveries: list[Delivery], site_url: str, look: Presentation = PLAIN) -> list[Message]:
     """One message per up to 10 deliveries (within 6000 characters): when a queue has built up,
     it drains in fewer requests instead of waiting out the rate limit."""
     messages: list[Message] = []
     group: list[Delivery] = []
     embeds: list[dict[str, Any]] = []
     for delivery in deliveries:
-        e = embed(card(delivery, site_url))
+        e = embed(card(delivery, site_url, look))
         if group and (len(group) == EMBEDS or sum(map(embed_size, embeds)) + embed_size(e) > TOTAL):
             messages.append(_message(group, embeds))
             group, embeds = [], []

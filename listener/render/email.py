@@ -13,7 +13,7 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 from listener.messages import Delivery, Message
-from listener.render.cards import Card, card
+from listener.render.cards import PLAIN, Card, Presentation, card
 from listener.render.text import cut, one_line
 from tiltbob.endpoint_urls import mail_recipients
 
@@ -63,7 +63,7 @@ def mail(
     message["Subject"] = subject(c)
     message["From"] = mail_from
     message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(now)
+    message["Date"] = format_datetime(now.astimezone(c.timestamp.tzinfo))  # the museum's clock
     # Stable per event and endpoint: a copy sent twice (at least once) is recognisably the same.
     message["Message-ID"] = f"<tiltbob.{c.event_id}.{endpoint_id}@{host}>"
     message["X-Tiltbob-Event"] = f"{c.event_type} {c.event_id}"
@@ -80,6 +80,7 @@ def render(
     mail_from: str,
     endpoint_id: int,
     now: datetime,
+    look: Presentation = PLAIN,
 ) -> list[Message]:
     recipients = mail_recipients(url)
     return [
@@ -88,7 +89,7 @@ def render(
             body=b"",
             headers={},
             mail=mail(
-                card(d, site_url),
+                card(d, site_url, look),
                 recipients=recipients,
                 mail_from=mail_from,
                 endpoint_id=endpoint_id,

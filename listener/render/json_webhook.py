@@ -9,6 +9,7 @@ duplicate), ``webhook-timestamp`` (seconds, when this attempt was made) and
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -17,12 +18,17 @@ from listener.messages import Delivery, Message, event_body
 
 
 def render(
-    deliveries: list[Delivery], site_url: str, *, secret: str | None, now: datetime
+    deliveries: list[Delivery],
+    site_url: str,
+    *,
+    secret: str | None,
+    now: datetime,
+    hidden: Collection[str] = (),
 ) -> list[Message]:
     messages = []
     stamp = now.astimezone(UTC)
     for d in deliveries:
-        payload = json.dumps(event_body(d, site_url), ensure_ascii=False)
+        payload = json.dumps(event_body(d, site_url, hidden), ensure_ascii=False)
         msg_id = str(d.event_id)
         headers = {
             "content-type": "application/json",

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from listener.messages import Delivery, Message
-from listener.render.cards import Card, card
+from listener.render.cards import PLAIN, Card, Presentation, card
 from listener.render.text import cut, one_line
 
 SECTION_TEXT, FIELD_TEXT, FIELDS, CONTEXT_TEXT, FALLBACK = 3000, 2000, 10, 3000, 3000
@@ -73,11 +73,11 @@ def body(c: Card) -> dict[str, Any]:
     return {"text": fallback(c), "blocks": blocks(c)}
 
 
-def render(deliveries: list[Delivery], site_url: str) -> list[Message]:
+def render(deliveries: list[Delivery], site_url: str, look: Presentation = PLAIN) -> list[Message]:
     return [
         Message(
             deliveries=(d,),
-            body=json.dumps(body(card(d, site_url)), ensure_ascii=False).encode(),
+            body=json.dumps(body(card(d, site_url, look)), ensure_ascii=False).encode(),
             headers={"content-type": "application/json", "webhook-id": str(d.event_id)},
         )
         for d in deliveries

@@ -169,6 +169,9 @@ class LogEntry(models.Model):
         max_length=20, choices=LogKind.choices, default=LogKind.MANUAL, db_default=LogKind.MANUAL
     )
     text = models.TextField(blank=True, db_default="")
+    # The database's default is the museum's date, tiltbob_today() (sql/migrations/0007 sets it:
+    # the function is the SQL's, created after this table). A migration that alters this field
+    # must set it again.
     work_date = models.DateField(db_default=CurrentDate())
     created_by = models.ForeignKey(
         Maintainer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

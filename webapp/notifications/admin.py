@@ -153,6 +153,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
         (None, {"fields": ("name", "url", "kind", "enabled")}),
         ("Event types", {"fields": ("all_events", "event_types")}),
         ("Delivery", {"fields": ("in_flight", "disable_after_hours")}),
+        ("Message fields", {"fields": ("leave_out",)}),
     )
     readonly_fields = ("disabled_at", "disabled_reason")
     change_form_template = "admin/notifications/endpoint/change_form.html"

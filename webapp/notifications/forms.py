@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES
+from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES, field_choices
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications.models import DISABLE_AFTER, MASTER_SWITCH, Endpoint
 
@@ -39,6 +39,14 @@ class EndpointForm(forms.ModelForm[Endpoint]):
         label="Event types",
     )
 
+    # Not "hidden_fields", the model's name: that is a form's own method.
+    leave_out = forms.MultipleChoiceField(
+        choices=field_choices(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Leave out of its messages",
+        help_text=Endpoint._meta.get_field("hidden_fields").help_text,
+    )
     disable_after_hours = forms.DecimalField(
         label="Turn off after failing for (hours)",
         required=False,
@@ -64,6 +72,7 @@ class EndpointForm(forms.ModelForm[Endpoint]):
                 " replace it."
             )
             self.initial["all_events"] = set(self.instance.event_types) == set(EVENT_TYPES)
+            self.initial["leave_out"] = list(self.instance.hidden_fields)
         else:
             self.fields["url"].required = True
             self.fields["url"].help_text = (
@@ -105,6 +114,7 @@ class EndpointForm(forms.ModelForm[Endpoint]):
         if self.cleaned_data.get("kind"):
             endpoint.kind = self.cleaned_data["kind"]
         # Left out of the post (a script that does not know the field): unchanged. Blank: never.
+        endpoint.hidden_fields = list(self.cleaned_data.get("leave_out") or [])
         if self.add_prefix("disable_after_hours") in self.data:
             after = self.cleaned_data.get("disable_after_hours")
             endpoint.disable_after = None if after is None else timedelta(hours=float(after))

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Now
 
-from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES
+from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_LABELS, EVENT_TYPES, field_choices
 from tiltbob.endpoint_urls import (
     InvalidEndpointURL,
     URLCipher,
@@ -80,6 +81,18 @@ class Endpoint(models.Model):
             "Empty: never."
         ),
     )
+    hidden_fields = ArrayField(
+        models.CharField(max_length=80, choices=field_choices()),
+        verbose_name="leave out of its messages",
+        default=list,
+        db_default=Value([], output_field=ArrayField(models.CharField(max_length=80))),
+        blank=True,
+        help_text=(
+            "Parts of the messages this endpoint receives that it never shows, per event type: "
+            "e.g. no reporter names in a public channel. The machine, the summary and the link "
+            "always stay. A json endpoint's body loses the same keys."
+        ),
+    )
     # Set by the listener when it turned the endpoint off (and cleared by the database when it
     # is enabled again, whoever does it).
     disabled_at = models.DateTimeField("turned off at", null=True, editable=False)
@@ -103,6 +116,10 @@ class Endpoint(models.Model):
             models.CheckConstraint(
                 condition=models.Q(event_types__contained_by=list(EVENT_TYPES)),
                 name="notification_endpoints_event_types_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hidden_fields__contained_by=[c for c, _ in field_choices()]),
+                name="notification_endpoints_hidden_fields_valid",
             ),
         ]
 

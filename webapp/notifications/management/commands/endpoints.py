@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, Min, Q, QuerySet
 
-from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES
+from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES, field_choices
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications import operations
 from webapp.notifications.forms import hours
@@ -61,6 +61,7 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "enabled": endpoint.enabled,
         "event_types": list(endpoint.event_types),
         "in_flight": endpoint.in_flight,
+        "hidden_fields": list(endpoint.hidden_fields),
         "disable_after_hours": None
         if endpoint.disable_after is None
         else float(hours(endpoint.disable_after)),
@@ -92,6 +93,28 @@ def _in_flight(text: str) -> int:
             f"must be a whole number from 1 to {MAX_IN_FLIGHT}, got {text!r}"
         )
     return value
+
+
+HIDE_HELP = (
+    "parts of its messages the endpoint leaves out, as event_type:field, comma-separated (e.g."
+    " problem_report.created:reporter); 'none' shows everything. Fields: "
+    + ", ".join(choice for choice, _ in field_choices())
+)
+
+
+def _hidden_fields(text: str) -> list[str]:
+    """``--hide``: known ``type:field`` names, or 'none', or a clear error."""
+    wanted = [t.strip() for t in text.split(",") if t.strip()]
+    if wanted == ["none"]:
+        return []
+    known = {choice for choice, _ in field_choices()}
+    unknown = [t for t in wanted if t not in known]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(
+            f"unknown field(s): {', '.join(unknown) or '(none given)'}; use 'none' or"
+            f" event_type:field, one of: {', '.join(sorted(known))}"
+        )
+    return wanted
 
 
 DISABLE_AFTER_HELP = (
@@ -136,6 +159,7 @@ class Command(BaseCommand):
         add.add_argument(
             "--disable-after", type=_disable_after, default=DISABLE_AFTER, help=DISABLE_AFTER_HELP
         )
+        add.add_argument("--hide", type=_hidden_fields, default=[], help=HIDE_HELP)
         edit = actions.add_parser("edit", help="change an endpoint")
         edit.add_argument("id", type=int)
         edit.add_argument("--name")
@@ -146,6 +170,7 @@ class Command(BaseCommand):
         edit.add_argument(
             "--disable-after", type=_disable_after, default=UNCHANGED, help=DISABLE_AFTER_HELP
         )
+        edit.add_argument("--hide", type=_hidden_fields, help=HIDE_HELP)
         actions.add_parser("list", help="list endpoints, with their health")
         for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
@@ -211,6 +236,7 @@ class Command(BaseCommand):
         disabled: bool,
         in_flight: int,
         disable_after: timedelta | None,
+        hide: list[str],
         **_: Any,
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
@@ -221,6 +247,7 @@ class Command(BaseCommand):
             event_types=event_list(events),
             in_flight=in_flight,
             disable_after=disable_after,
+            hidden_fields=hide,
         )
         self._set_url(endpoint, url, kind)
         secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
@@ -246,9 +273,12 @@ class Command(BaseCommand):
         kind: str | None,
         in_flight: int | None,
         disable_after: Any,
+        hide: list[str] | None,
         **_: Any,
     ) -> None:
         endpoint = self._get(id)
+        if hide is not None:
+            endpoint.hidden_fields = hide
         if name:
             endpoint.name = name
         if in_flight is not None:
