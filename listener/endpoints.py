@@ -27,6 +27,8 @@ class Endpoint:
     """Messages on their way at once: 1 is strictly in order; above, order is not promised."""
     disable_after: timedelta | None = None
     """Turned off once failing continuously this long (None: never)."""
+    forum: bool = False
+    """A Discord forum channel: each subject's messages go into a thread of its own."""
     hidden_fields: frozenset[str] = frozenset()
     """``type:key`` parts its messages leave out (tiltbob.catalogue.FIELDS)."""
 
@@ -63,6 +65,7 @@ def from_rows(
             in_flight=max(1, row.in_flight),
             disable_after=row.disable_after,
             hidden_fields=frozenset(row.hidden_fields),
+            forum=row.forum and row.kind == "discord",
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

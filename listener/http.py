@@ -119,7 +119,8 @@ def classify(
     """Delivered on 2xx; retry on 429 and 5xx (with the wait the server asks for); failed on
     any other answer, which no retry would change."""
     if 200 <= status < 300:
-        return Outcome(Result.DELIVERED, status, None, duration_ms, pause=rate_limit_pause(headers))
+        pause = rate_limit_pause(headers)
+        return Outcome(Result.DELIVERED, status, None, duration_ms, pause=pause, answer=body)
     if status == 429:
         return Outcome(
             Result.RETRY,
@@ -139,7 +140,7 @@ def classify(
     if status == 404:
         # Discord answers this for a deleted webhook, Slack for a channel that is gone.
         reason = f"404 not found: the endpoint no longer exists: {_excerpt(body, url)}"
-        return Outcome(Result.FAILED, status, reason.rstrip(": "), duration_ms)
+        return Outcome(Result.FAILED, status, reason.rstrip(": "), duration_ms, answer=body)
     if 300 <= status < 400:
         return Outcome(Result.FAILED, status, f"{status} redirect, not followed", duration_ms)
     return Outcome(

@@ -34,8 +34,11 @@ class Message:
     body: bytes
     headers: dict[str, str]
     query: dict[str, str] = field(default_factory=dict)
-    """Added to the endpoint URL's query (Discord's ``wait=true``)."""
+    """Added to the endpoint URL's query (Discord's ``wait=true``, ``thread_id``)."""
     mail: EmailMessage | None = None
+    thread: Any = None
+    """A Discord forum endpoint's: the subject (listener.render.threads.Subject) whose thread
+    the message goes into, opened by it if there is none yet."""
 
 
 def record_url(delivery: Delivery, site_url: str) -> str:

@@ -22,3 +22,5 @@ class Outcome:
     """The wait the endpoint asked for before the next attempt (429, 503)."""
     pause: float | None = None
     """After a success: hold the endpoint's next request this long (its rate limit is spent)."""
+    answer: bytes = b""
+    """The answer's body (capped), after a success or a 404: what a Discord forum needs."""

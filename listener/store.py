@@ -61,6 +61,7 @@ class EndpointRow:
     in_flight: int
     disable_after: timedelta | None
     hidden_fields: list[str]
+    forum: bool
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,14 @@ class QueueStore(Protocol):
         """Turn the endpoint off if it has failed long enough as of ``at``: the id of the
         ``endpoint.disabled`` event announcing it, or None when it is not due."""
         ...
+
+    async def thread_of(self, endpoint_id: int, subject: str) -> str | None:
+        """The Discord thread a forum endpoint posts ``subject``'s messages into, if any."""
+        ...
+
+    async def keep_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None: ...
+
+    async def forget_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None: ...
 
 
 class EndpointLocks:
@@ -292,6 +301,24 @@ class Store:
             )
             row = await cur.fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    async def thread_of(self, endpoint_id: int, subject: str) -> str | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                query("thread_of"), {"endpoint_id": endpoint_id, "subject": subject}
+            )
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def keep_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None:
+        params = {"endpoint_id": endpoint_id, "subject": subject, "thread_id": thread_id}
+        async with self._pool.connection() as conn:
+            await conn.execute(query("keep_thread"), params)
+
+    async def forget_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None:
+        params = {"endpoint_id": endpoint_id, "subject": subject, "thread_id": thread_id}
+        async with self._pool.connection() as conn:
+            await conn.execute(query("forget_thread"), params)
 
     async def prune(self, cutoff: datetime, batch: int) -> tuple[int, int, bool]:
         """Delete up to ``batch`` finished deliveries older than ``cutoff`` and the fanned-out

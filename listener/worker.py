@@ -33,6 +33,7 @@ from listener.render import RenderContext, render
 from listener.senders import Senders
 from listener.settings import ListenerSettings
 from listener.store import HealthChange, QueueStore, SettledDelivery
+from listener.threads import ForumThreads
 
 RECORD_EVERY = 10
 RECORD_WITHIN = 0.1
@@ -77,6 +78,7 @@ class EndpointWorker:
         """Outcomes being written down beside the sending."""
         self._record_lock = asyncio.Lock()
         self._log = logs.get().bind(endpoint_id=endpoint.id)
+        self._threads = ForumThreads(store, endpoint.id, self._log)
 
     @property
     def idle(self) -> bool:
@@ -140,7 +142,8 @@ class EndpointWorker:
         """Send whatever is due; return how long until something may be due."""
         self._idle = False
         await self._record_pending()
-        if self.endpoint.in_flight > 1:
+        # A forum's messages go one at a time: a thread is opened before anything goes into it.
+        if self.endpoint.in_flight > 1 and not self.endpoint.forum:
             return await self._drain_concurrently()
         while not self._stopping:
             deliveries = await self._next_deliveries()
@@ -267,7 +270,9 @@ class EndpointWorker:
         this one: with several in flight, the others would otherwise run into it."""
         await self._hold_for_rate_limit()
         endpoint = self.endpoint
+        message = await self._threads.address(message)
         outcome = await self._senders.for_kind(endpoint.kind).send(endpoint.url, message)
+        outcome = await self._threads.settle(message, outcome)
         asked = outcome.pause or outcome.retry_after
         if asked:
             # Within the schedule's bounds, whatever the server asked for.

@@ -12,7 +12,7 @@
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE
     ON notification_events, notification_deliveries, notification_attempts,
-       notification_endpoint_health, tiltbob_museum
+       notification_endpoint_health, notification_threads, tiltbob_museum
   FROM {role};
 GRANT INSERT ON notification_events TO {role};
 GRANT INSERT, UPDATE (next_attempt_at) ON notification_deliveries TO {role};
@@ -28,6 +28,7 @@ GRANT SELECT, UPDATE, DELETE ON notification_events TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON notification_deliveries TO {role};
 GRANT SELECT, INSERT ON notification_attempts TO {role};
 GRANT SELECT, INSERT, UPDATE ON notification_endpoint_health TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON notification_threads TO {role};
 -- Turning an endpoint off that keeps failing: the function alone (it runs with its owner's
 -- rights), not the right to change endpoints.
 GRANT EXECUTE ON FUNCTION tiltbob_disable_failing_endpoint(bigint, timestamptz) TO {role};

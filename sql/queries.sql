@@ -15,7 +15,7 @@ SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
 SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight,
-       disable_after, hidden_fields
+       disable_after, hidden_fields, forum
   FROM notification_endpoints
  ORDER BY id;
 
@@ -39,6 +39,23 @@ SELECT pg_try_advisory_lock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_
 -- name: unlock_endpoint
 -- Stop driving this endpoint.
 SELECT pg_advisory_unlock(tiltbob_catalogue('lock.endpoint')::int, %(endpoint_id)s::int) AS unlocked;
+
+-- name: thread_of
+-- The Discord thread a forum endpoint posts a subject's messages into (no row: none yet).
+SELECT thread_id FROM notification_threads
+ WHERE endpoint_id = %(endpoint_id)s AND subject = %(subject)s;
+
+-- name: keep_thread
+-- The thread a forum endpoint's message just opened for a subject.
+INSERT INTO notification_threads (endpoint_id, subject, thread_id)
+VALUES (%(endpoint_id)s, %(subject)s, %(thread_id)s)
+    ON CONFLICT (endpoint_id, subject) DO UPDATE
+   SET thread_id = excluded.thread_id, opened_at = excluded.opened_at;
+
+-- name: forget_thread
+-- A thread Discord no longer knows (deleted): the subject's next message opens a new one.
+DELETE FROM notification_threads
+ WHERE endpoint_id = %(endpoint_id)s AND subject = %(subject)s AND thread_id = %(thread_id)s;
 
 -- name: next_deliveries
 -- The oldest pending deliveries of one endpoint after an id (0: from the head), in order, with

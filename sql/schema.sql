@@ -147,6 +147,21 @@ CREATE TABLE notification_endpoint_health (
 );
 
 
+-- The Discord forum thread of each subject, per forum endpoint (0008).
+CREATE TABLE notification_threads (
+    endpoint_id bigint      NOT NULL REFERENCES notification_endpoints ON DELETE CASCADE,
+    -- What the thread is about: 'report:<id>', 'machine:<id>', 'notifier'.
+    subject     text        NOT NULL,
+    -- Discord's id of the thread (a snowflake, kept as text as Discord sends it).
+    thread_id   text        NOT NULL,
+    opened_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (endpoint_id, subject)
+);
+
+COMMENT ON TABLE notification_threads IS
+    'tiltbob: the Discord forum thread each subject''s messages go to, per forum endpoint';
+
+
 -- Event capture. --------------------------------------------------------------------------------
 --
 -- Triggers on the maintenance tables write the automatic log entries and the outbox rows, so a

@@ -46,6 +46,9 @@ class Arrival:
 Behaviour = Callable[[int], Reply]
 """Given how many requests the path has had before this one, the reply."""
 
+Answer = Callable[[Arrival], Reply]
+"""Given the request itself, the reply (a receiver that imitates a service's logic)."""
+
 
 def _ok(seen: int) -> Reply:
     return Reply()
@@ -59,6 +62,7 @@ class Receiver:
         self.most_in_flight: dict[str, int] = {}
         """Per path: requests being answered now, and the most ever at once."""
         self._behaviours: dict[str, Behaviour] = {}
+        self._answers: dict[str, Answer] = {}
         self._lock = threading.Lock()
         self.closing = threading.Event()
         receiver = self
@@ -86,11 +90,12 @@ class Receiver:
                     seen = sum(1 for a in receiver.arrivals if a.path == path)
                     receiver.arrivals.append(arrival)
                     behaviour = receiver._behaviours.get(path, _ok)
+                    answer = receiver._answers.get(path)
                     now = receiver.in_flight[path] = receiver.in_flight.get(path, 0) + 1
                     most = max(now, receiver.most_in_flight.get(path, 0))
                     receiver.most_in_flight[path] = most
                 try:
-                    self._answer(behaviour(seen))
+                    self._answer(answer(arrival) if answer else behaviour(seen))
                 finally:
                     with receiver._lock:
                         receiver.in_flight[path] -= 1
@@ -143,6 +148,11 @@ class Receiver:
         with self._lock:
             self._behaviours[path] = behaviour
 
+    def answer(self, path: str, answer: Answer) -> None:
+        """Answer each request to ``path`` as ``answer`` decides from the request."""
+        with self._lock:
+            self._answers[path] = answer
+
     def at(self, path: str) -> list[Arrival]:
         with self._lock:
             return [a for a in self.arrivals if a.path == path]
@@ -154,3 +164,51 @@ class Receiver:
         self.closing.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class DiscordForum:
+    """A Discord webhook into a forum channel, as Discord behaves: a post with ``thread_name``
+    opens a thread and answers the message, whose ``channel_id`` is the thread's id; a post
+    with ``?thread_id=`` goes into that thread, or is answered 404 "Unknown Channel" (10003)
+    once the thread is deleted; a post with neither is refused (400, 220001)."""
+
+    def __init__(self, first_id: int = 1_000_000) -> None:
+        self.threads: dict[str, str] = {}
+        """Thread id → its name, in the order they were opened."""
+        self.posts: dict[str, list[Arrival]] = {}
+        """Thread id → the requests posted into it (the opening one first)."""
+        self.deleted: set[str] = set()
+        self.hold_openings = threading.Event()
+        """While set, a post that would open a thread hangs (a request left in flight)."""
+        self._next = first_id
+        self._lock = threading.Lock()
+
+    def __call__(self, arrival: Arrival) -> Reply:
+        query = dict(p.split("=", 1) for p in arrival.query.split("&") if "=" in p)
+        body = arrival.json
+        with self._lock:
+            thread = query.get("thread_id")
+            if thread is not None:
+                if thread in self.deleted or thread not in self.threads:
+                    return Reply(404, b'{"message": "Unknown Channel", "code": 10003}')
+            elif body.get("thread_name"):
+                if self.hold_openings.is_set():
+                    return Reply(hang=True)
+                self._next += 1
+                thread = str(self._next)
+                self.threads[thread] = body["thread_name"]
+            else:
+                return Reply(
+                    400,
+                    b'{"message": "Webhooks posted to forum channels must have a thread_name'
+                    b' or thread_id", "code": 220001}',
+                )
+            self.posts.setdefault(thread, []).append(arrival)
+            self._next += 1
+            message = {"id": str(self._next), "channel_id": thread, "type": 0}
+        return Reply(200, json.dumps(message).encode())
+
+    def thread_of(self, name_part: str) -> str:
+        """The id of the one thread whose name holds ``name_part``."""
+        (found,) = [t for t, name in self.threads.items() if name_part in name]
+        return found

@@ -331,3 +331,11 @@ def test_the_fields_an_endpoint_leaves_out_are_ticked_on_its_page(ana_client: Cl
     assert not re.search(r'value="problem_report\.created:location"[^>]*checked', page)
     answer = add(ana_client, name="Other", leave_out=["problem_report.created:colour"])
     assert "Select a valid choice" in answer.content.decode()
+
+
+def test_only_a_discord_endpoint_is_offered_as_a_forum(ana_client: Client) -> None:
+    answer = add(ana_client, url="https://example.org/hook", kind="json", forum="on")
+    assert "Only a Discord endpoint posts into a forum channel." in answer.content.decode()
+    assert not Endpoint.objects.exists()
+    assert add(ana_client, forum="on").status_code == 302
+    assert Endpoint.objects.get().forum

@@ -145,6 +145,14 @@ def test_a_superuser_runs_notifications_from_the_admin(
     check_discord(again.json)
     assert again.json["embeds"][0]["title"] == first.json["embeds"][0]["title"]
 
+    # The webhook is moved to a forum channel: one tick.
+    page.goto(f"{live_server.url}/admin/notifications/endpoint/{endpoint.pk}/change/")
+    page.get_by_label("Forum channel").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector("text=was changed successfully")
+    endpoint.refresh_from_db()
+    assert endpoint.forum
+
 
 def test_a_failing_endpoint_and_a_wrong_url_show_in_the_admin(
     desk: Any,
@@ -232,7 +240,8 @@ def test_an_endpoint_the_listener_turned_off_is_enabled_again_from_the_admin(
     hours = page.get_by_label("Turn off after failing for (hours)")
     assert hours.input_value() == "24.00"
     hours.fill("12")
-    page.get_by_label("Problem report created: Reported by", exact=True).check()
+    group = page.locator("#id_leave_out > div", has_text="Problem report created")
+    group.get_by_label("Reported by", exact=True).check()
     shoot(page, "admin-endpoint-fields")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("text=was changed successfully")

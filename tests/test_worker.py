@@ -106,6 +106,16 @@ class FakeQueue:
     async def disable_failing_endpoint(self, endpoint_id: int, at: datetime) -> int | None:
         raise AssertionError("no endpoint here turns itself off")
 
+    # No endpoint here is a forum: its messages have no thread to look up.
+    async def thread_of(self, endpoint_id: int, subject: str) -> str | None:
+        raise AssertionError("no forum here")
+
+    async def keep_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None:
+        raise AssertionError("no forum here")
+
+    async def forget_thread(self, endpoint_id: int, subject: str, thread_id: str) -> None:
+        raise AssertionError("no forum here")
+
 
 class FakeSender:
     """Records every message; answers as ``answer`` says (by delivery id and attempt)."""

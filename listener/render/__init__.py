@@ -27,7 +27,7 @@ def render(endpoint: Endpoint, deliveries: list[Delivery], context: RenderContex
     """The messages for ``deliveries`` (oldest first), in the order they must be sent."""
     look = Presentation(endpoint.hidden_fields, context.zone)
     if endpoint.kind == "discord":
-        return discord.render(deliveries, context.site_url, look)
+        return discord.render(deliveries, context.site_url, look, forum=endpoint.forum)
     if endpoint.kind == "slack":
         return slack.render(deliveries, context.site_url, look)
     if endpoint.kind == "email":

@@ -14,6 +14,7 @@ from typing import Any
 from listener.messages import Delivery, Message
 from listener.render.cards import PLAIN, Card, Presentation, card
 from listener.render.text import cut
+from listener.render.threads import Subject, subject_of
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 256, 1024, 2048
 FIELDS, EMBEDS, TOTAL = 25, 10, 6000
@@ -73,28 +74,42 @@ def body(embeds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"username": USERNAME, "embeds": embeds, "allowed_mentions": {"parse": []}}
 
 
-def render(deliveries: list[Delivery], site_url: str, look: Presentation = PLAIN) -> list[Message]:
+def render(
+    deliveries: list[Delivery],
+    site_url: str,
+    look: Presentation = PLAIN,
+    *,
+    forum: bool = False,
+) -> list[Message]:
     """One message per up to 10 deliveries (within 6000 characters): when a queue has built up,
-    it drains in fewer requests instead of waiting out the rate limit."""
+    it drains in fewer requests instead of waiting out the rate limit. To a forum channel, a
+    message carries one subject's deliveries only: it goes into that subject's thread."""
     messages: list[Message] = []
     group: list[Delivery] = []
     embeds: list[dict[str, Any]] = []
+    subject: Subject | None = None
     for delivery in deliveries:
         e = embed(card(delivery, site_url, look))
-        if group and (len(group) == EMBEDS or sum(map(embed_size, embeds)) + embed_size(e) > TOTAL):
-            messages.append(_message(group, embeds))
+        about = subject_of(delivery) if forum else None
+        full = len(group) == EMBEDS or sum(map(embed_size, embeds)) + embed_size(e) > TOTAL
+        if group and (full or about != subject):
+            messages.append(_message(group, embeds, subject))
             group, embeds = [], []
         group.append(delivery)
         embeds.append(e)
+        subject = about
     if group:
-        messages.append(_message(group, embeds))
+        messages.append(_message(group, embeds, subject))
     return messages
 
 
-def _message(group: list[Delivery], embeds: list[dict[str, Any]]) -> Message:
+def _message(
+    group: list[Delivery], embeds: list[dict[str, Any]], subject: Subject | None
+) -> Message:
     return Message(
         deliveries=tuple(group),
         body=json.dumps(body(embeds), ensure_ascii=False).encode(),
         headers={"content-type": "application/json", "webhook-id": str(group[0].event_id)},
         query=QUERY,
+        thread=subject,
     )

@@ -152,7 +152,7 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     fieldsets = (
         (None, {"fields": ("name", "url", "kind", "enabled")}),
         ("Event types", {"fields": ("all_events", "event_types")}),
-        ("Delivery", {"fields": ("in_flight", "disable_after_hours")}),
+        ("Delivery", {"fields": ("forum", "in_flight", "disable_after_hours")}),
         ("Message fields", {"fields": ("leave_out",)}),
     )
     readonly_fields = ("disabled_at", "disabled_reason")
@@ -186,11 +186,8 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, obj: Endpoint) -> str:
-        return format_html(
-            '<span class="tiltbob-kind tiltbob-kind-{}">{}</span>',
-            obj.kind,
-            KIND_LABELS.get(obj.kind, obj.kind),
-        )
+        label = KIND_LABELS.get(obj.kind, obj.kind) + (" forum" if obj.forum else "")
+        return format_html('<span class="tiltbob-kind tiltbob-kind-{}">{}</span>', obj.kind, label)
 
     @admin.display(description="URL (masked)")
     def masked_url(self, obj: Endpoint) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES, field_choices
+from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES, FIELDS
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications.models import DISABLE_AFTER, MASTER_SWITCH, Endpoint
 
@@ -41,7 +41,10 @@ class EndpointForm(forms.ModelForm[Endpoint]):
 
     # Not "hidden_fields", the model's name: that is a form's own method.
     leave_out = forms.MultipleChoiceField(
-        choices=field_choices(),
+        choices=[
+            (EVENT_LABELS[t], [(f"{t}:{key}", label) for key, label in FIELDS[t]])
+            for t in EVENT_TYPES
+        ],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Leave out of its messages",
@@ -58,7 +61,7 @@ class EndpointForm(forms.ModelForm[Endpoint]):
 
     class Meta:
         model = Endpoint
-        fields = ("name", "kind", "enabled", "in_flight", "event_types")
+        fields = ("name", "kind", "enabled", "forum", "in_flight", "event_types")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +102,8 @@ class EndpointForm(forms.ModelForm[Endpoint]):
                 self.add_error("url", "Enter the endpoint's URL.")
             return cleaned
         kind = cleaned.get("kind") or guess_kind(url)
+        if cleaned.get("forum") and kind != "discord":
+            self.add_error("forum", "Only a Discord endpoint posts into a forum channel.")
         try:
             cleaned["url"] = validate_for_kind(url, kind, allow_http=settings.TILTBOB_ALLOW_HTTP)
         except InvalidEndpointURL as error:

@@ -81,6 +81,16 @@ class Endpoint(models.Model):
             "Empty: never."
         ),
     )
+    forum = models.BooleanField(
+        "forum channel",
+        default=False,
+        db_default=False,
+        help_text=(
+            "Discord only: the webhook posts into a forum channel. Each problem report gets a "
+            "thread of its own (opened by the report, then its work logs, closing and "
+            "reopening), each machine another for its other events."
+        ),
+    )
     hidden_fields = ArrayField(
         models.CharField(max_length=80, choices=field_choices()),
         verbose_name="leave out of its messages",
@@ -120,6 +130,10 @@ class Endpoint(models.Model):
             models.CheckConstraint(
                 condition=models.Q(hidden_fields__contained_by=[c for c, _ in field_choices()]),
                 name="notification_endpoints_hidden_fields_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(forum=False) | models.Q(kind="discord"),
+                name="notification_endpoints_forum_is_discord",
             ),
         ]
 

@@ -61,6 +61,7 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "enabled": endpoint.enabled,
         "event_types": list(endpoint.event_types),
         "in_flight": endpoint.in_flight,
+        "forum": endpoint.forum,
         "hidden_fields": list(endpoint.hidden_fields),
         "disable_after_hours": None
         if endpoint.disable_after is None
@@ -94,6 +95,11 @@ def _in_flight(text: str) -> int:
         )
     return value
 
+
+FORUM_HELP = (
+    "a Discord webhook of a forum channel: each problem report gets a thread of its own, each "
+    "machine another for its other events"
+)
 
 HIDE_HELP = (
     "parts of its messages the endpoint leaves out, as event_type:field, comma-separated (e.g."
@@ -136,6 +142,13 @@ def _disable_after(text: str) -> timedelta | None:
     return timedelta(hours=value) if value else None
 
 
+def _check_forum(endpoint: Endpoint) -> None:
+    if endpoint.forum and endpoint.kind != "discord":
+        raise CommandError(
+            f"--forum: only a Discord endpoint posts into a forum channel, not {endpoint.kind}"
+        )
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
@@ -160,6 +173,7 @@ class Command(BaseCommand):
             "--disable-after", type=_disable_after, default=DISABLE_AFTER, help=DISABLE_AFTER_HELP
         )
         add.add_argument("--hide", type=_hidden_fields, default=[], help=HIDE_HELP)
+        add.add_argument("--forum", action="store_true", help=FORUM_HELP)
         edit = actions.add_parser("edit", help="change an endpoint")
         edit.add_argument("id", type=int)
         edit.add_argument("--name")
@@ -171,6 +185,7 @@ class Command(BaseCommand):
             "--disable-after", type=_disable_after, default=UNCHANGED, help=DISABLE_AFTER_HELP
         )
         edit.add_argument("--hide", type=_hidden_fields, help=HIDE_HELP)
+        edit.add_argument("--forum", action=argparse.BooleanOptionalAction, help=FORUM_HELP)
         actions.add_parser("list", help="list endpoints, with their health")
         for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
@@ -237,6 +252,7 @@ class Command(BaseCommand):
         in_flight: int,
         disable_after: timedelta | None,
         hide: list[str],
+        forum: bool,
         **_: Any,
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
@@ -248,8 +264,10 @@ class Command(BaseCommand):
             in_flight=in_flight,
             disable_after=disable_after,
             hidden_fields=hide,
+            forum=forum,
         )
         self._set_url(endpoint, url, kind)
+        _check_forum(endpoint)
         secret = endpoint.new_signing_secret() if endpoint.kind == "json" else None
         endpoint.save()
         text = (
@@ -274,9 +292,12 @@ class Command(BaseCommand):
         in_flight: int | None,
         disable_after: Any,
         hide: list[str] | None,
+        forum: bool | None,
         **_: Any,
     ) -> None:
         endpoint = self._get(id)
+        if forum is not None:
+            endpoint.forum = forum
         if hide is not None:
             endpoint.hidden_fields = hide
         if name:
@@ -291,6 +312,7 @@ class Command(BaseCommand):
             self._set_url(endpoint, url, kind)
         elif kind:
             endpoint.kind = kind
+        _check_forum(endpoint)
         endpoint.save()
         self._say(f"endpoint {id} ({endpoint.name}) changed", describe(self._get(id)))
 
