@@ -27,6 +27,9 @@ class Endpoint:
     """Messages on their way at once: 1 is strictly in order; above, order is not promised."""
     disable_after: timedelta | None = None
     """Turned off once failing continuously this long (None: never)."""
+    quiet_period: timedelta | None = None
+    """Calm bursts: one person's events on one machine are held until they have been quiet
+    this long, then sent as one digest (listener.digest). None: off."""
     forum: bool = False
     """A Discord forum channel: each subject's messages go into a thread of its own."""
     hidden_fields: frozenset[str] = frozenset()
@@ -66,6 +69,7 @@ def from_rows(
             disable_after=row.disable_after,
             hidden_fields=frozenset(row.hidden_fields),
             forum=row.forum and row.kind == "discord",
+            quiet_period=row.quiet_period if row.kind != "json" else None,
         )
     logs.SCRUBBER.know(e.url for e in endpoints.values())
     return endpoints

@@ -27,6 +27,16 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a Discord forum thread is about (listener.render.threads decides)."""
+
+    key: str
+    """``report:<id>``, ``machine:<id>``, ``notifier``, or ``test:<event id>``."""
+    name: str
+    """The thread's name, should this message open it."""
+
+
+@dataclass(frozen=True)
 class Message:
     """One request to an endpoint (or one mail), carrying one or more deliveries."""
 
@@ -36,9 +46,9 @@ class Message:
     query: dict[str, str] = field(default_factory=dict)
     """Added to the endpoint URL's query (Discord's ``wait=true``, ``thread_id``)."""
     mail: EmailMessage | None = None
-    thread: Any = None
-    """A Discord forum endpoint's: the subject (listener.render.threads.Subject) whose thread
-    the message goes into, opened by it if there is none yet."""
+    thread: Subject | None = None
+    """A Discord forum endpoint's: the subject whose thread the message goes into, opened by
+    it if there is none yet."""
 
 
 def record_url(delivery: Delivery, site_url: str) -> str:

@@ -62,6 +62,7 @@ class EndpointRow:
     disable_after: timedelta | None
     hidden_fields: list[str]
     forum: bool
+    quiet_period: timedelta | None
 
 
 @dataclass(frozen=True)

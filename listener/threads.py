@@ -13,9 +13,8 @@ import json
 from dataclasses import replace
 from typing import Any, Protocol
 
-from listener.messages import Message
+from listener.messages import Message, Subject
 from listener.outcome import Outcome, Result
-from listener.render.threads import Subject
 
 UNKNOWN_CHANNEL = 10003
 """Discord's error code for a channel (a thread is one) that does not exist."""

@@ -24,12 +24,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from listener import logs
+from listener import digest, logs
 from listener.backoff import DATABASE_ERRORS, Backoff, keep_running
 from listener.endpoints import Endpoint
 from listener.messages import Delivery, Message
 from listener.outcome import Outcome, Result
 from listener.render import RenderContext, render
+from listener.render.digest import render_units
 from listener.senders import Senders
 from listener.settings import ListenerSettings
 from listener.store import HealthChange, QueueStore, SettledDelivery
@@ -142,8 +143,10 @@ class EndpointWorker:
         """Send whatever is due; return how long until something may be due."""
         self._idle = False
         await self._record_pending()
-        # A forum's messages go one at a time: a thread is opened before anything goes into it.
-        if self.endpoint.in_flight > 1 and not self.endpoint.forum:
+        # A forum's messages go one at a time: a thread is opened before anything goes into it;
+        # a quiet period's bursts are planned on the queue in order.
+        e = self.endpoint
+        if e.in_flight > 1 and not e.forum and not e.quiet_period:
             return await self._drain_concurrently()
         while not self._stopping:
             deliveries = await self._next_deliveries()
@@ -165,8 +168,17 @@ class EndpointWorker:
                 await self._fail_head(due[0], f"expired: not sent within {stale}")
                 continue
             context = self._render_context(now)
+            e, plan = self.endpoint, None
+            if e.quiet_period:
+                plan = digest.plan(due, e.quiet_period, self._settings.clock(), forum=e.forum)
+                if plan.held:
+                    self._read_again()  # what is held is read again, from the head
+                if not plan.units:
+                    until = (plan.wake_at or now) - self._settings.clock()
+                    # Polled, not slept through: the clock may be moved on (tests) meanwhile.
+                    return min(max(until.total_seconds(), 0.0), self._settings.poll_interval)
             try:
-                messages = render(self.endpoint, due, context)
+                messages = render_units(e, plan.units, context) if plan else render(e, due, context)
             except Exception as error:
                 # What cannot be rendered never will be: fail the head rather than block the queue.
                 self._log.exception("delivery.render_failed", delivery_id=due[0].id)

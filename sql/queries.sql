@@ -15,7 +15,7 @@ SELECT pg_notify(tiltbob_catalogue('channel.deliveries'), '');
 -- name: load_endpoints
 -- Every endpoint, with its encrypted URL and signing secret, for the listener's cached config.
 SELECT id, name, kind, url_encrypted, secret_encrypted, enabled, event_types, in_flight,
-       disable_after, hidden_fields, forum
+       disable_after, hidden_fields, forum, quiet_period
   FROM notification_endpoints
  ORDER BY id;
 

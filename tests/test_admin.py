@@ -339,3 +339,12 @@ def test_only_a_discord_endpoint_is_offered_as_a_forum(ana_client: Client) -> No
     assert not Endpoint.objects.exists()
     assert add(ana_client, forum="on").status_code == 302
     assert Endpoint.objects.get().forum
+
+
+def test_a_quiet_period_is_set_in_minutes_and_not_for_json(ana_client: Client) -> None:
+    answer = add(ana_client, url="https://example.org/hook", kind="json", quiet_minutes="2")
+    assert "A json endpoint gets every event as it happens." in answer.content.decode()
+    answer = add(ana_client, quiet_minutes="16")
+    assert "Ensure this value is less than or equal to 15" in answer.content.decode()
+    assert add(ana_client, quiet_minutes="2.5").status_code == 302
+    assert Endpoint.objects.get().quiet_period == timedelta(minutes=2, seconds=30)

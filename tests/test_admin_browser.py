@@ -145,13 +145,14 @@ def test_a_superuser_runs_notifications_from_the_admin(
     check_discord(again.json)
     assert again.json["embeds"][0]["title"] == first.json["embeds"][0]["title"]
 
-    # The webhook is moved to a forum channel: one tick.
+    # The webhook is moved to a forum channel, and bursts are calmed into digests.
     page.goto(f"{live_server.url}/admin/notifications/endpoint/{endpoint.pk}/change/")
     page.get_by_label("Forum channel").check()
+    page.get_by_label("Quiet period (minutes)").fill("2")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("text=was changed successfully")
     endpoint.refresh_from_db()
-    assert endpoint.forum
+    assert endpoint.forum and endpoint.quiet_period == timedelta(minutes=2)
 
 
 def test_a_failing_endpoint_and_a_wrong_url_show_in_the_admin(

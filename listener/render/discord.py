@@ -11,10 +11,10 @@ import json
 import re
 from typing import Any
 
-from listener.messages import Delivery, Message
+from listener.messages import Delivery, Message, Subject
 from listener.render.cards import PLAIN, Card, Presentation, card
 from listener.render.text import cut
-from listener.render.threads import Subject, subject_of
+from listener.render.threads import subject_of
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 256, 1024, 2048
 FIELDS, EMBEDS, TOTAL = 25, 10, 6000
@@ -93,17 +93,17 @@ def render(
         about = subject_of(delivery) if forum else None
         full = len(group) == EMBEDS or sum(map(embed_size, embeds)) + embed_size(e) > TOTAL
         if group and (full or about != subject):
-            messages.append(_message(group, embeds, subject))
+            messages.append(message(group, embeds, subject))
             group, embeds = [], []
         group.append(delivery)
         embeds.append(e)
         subject = about
     if group:
-        messages.append(_message(group, embeds, subject))
+        messages.append(message(group, embeds, subject))
     return messages
 
 
-def _message(
+def message(
     group: list[Delivery], embeds: list[dict[str, Any]], subject: Subject | None
 ) -> Message:
     return Message(

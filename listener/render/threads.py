@@ -4,22 +4,13 @@ that subject gets (Discord's ``thread_name``, at most 100 characters). Pure, lik
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from listener.messages import Delivery
+from listener.messages import Delivery, Subject
 from listener.render.text import cut, one_line
 
 THREAD_NAME = 100
 """Discord's limit on a thread's name."""
-
-
-@dataclass(frozen=True)
-class Subject:
-    key: str
-    """``report:<id>``, ``machine:<id>``, ``notifier``, or ``test:<event id>``."""
-    name: str
-    """The thread's name, should this message open it."""
 
 
 def _record(snap: dict[str, Any], key: str) -> dict[str, Any]:

@@ -152,7 +152,10 @@ class EndpointAdmin(SuperusersOnly, MasterSwitchBanner):
     fieldsets = (
         (None, {"fields": ("name", "url", "kind", "enabled")}),
         ("Event types", {"fields": ("all_events", "event_types")}),
-        ("Delivery", {"fields": ("forum", "in_flight", "disable_after_hours")}),
+        (
+            "Delivery",
+            {"fields": ("forum", "in_flight", "quiet_minutes", "disable_after_hours")},
+        ),
         ("Message fields", {"fields": ("leave_out",)}),
     )
     readonly_fields = ("disabled_at", "disabled_reason")

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from tiltbob.catalogue import EVENT_DESCRIPTIONS, EVENT_LABELS, EVENT_TYPES, FIELDS
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
-from webapp.notifications.models import DISABLE_AFTER, MASTER_SWITCH, Endpoint
+from webapp.notifications.models import DISABLE_AFTER, MASTER_SWITCH, MAX_QUIET_PERIOD, Endpoint
 
 KIND_LABELS = {"discord": "Discord", "slack": "Slack", "email": "Email", "json": "JSON webhook"}
 
@@ -50,6 +50,14 @@ class EndpointForm(forms.ModelForm[Endpoint]):
         label="Leave out of its messages",
         help_text=Endpoint._meta.get_field("hidden_fields").help_text,
     )
+    quiet_minutes = forms.DecimalField(
+        label="Quiet period (minutes)",
+        required=False,
+        min_value=Decimal("0.1"),
+        max_value=Decimal(MAX_QUIET_PERIOD.total_seconds() / 60),
+        decimal_places=1,
+        help_text=Endpoint._meta.get_field("quiet_period").help_text,
+    )
     disable_after_hours = forms.DecimalField(
         label="Turn off after failing for (hours)",
         required=False,
@@ -84,6 +92,8 @@ class EndpointForm(forms.ModelForm[Endpoint]):
             )
         after = self.instance.disable_after if self.instance.pk else DISABLE_AFTER
         self.initial["disable_after_hours"] = None if after is None else hours(after)
+        quiet = self.instance.quiet_period
+        self.initial["quiet_minutes"] = None if quiet is None else quiet.total_seconds() / 60
 
     def clean_in_flight(self) -> int:
         value = self.cleaned_data.get("in_flight")
@@ -102,6 +112,8 @@ class EndpointForm(forms.ModelForm[Endpoint]):
                 self.add_error("url", "Enter the endpoint's URL.")
             return cleaned
         kind = cleaned.get("kind") or guess_kind(url)
+        if cleaned.get("quiet_minutes") and kind == "json":
+            self.add_error("quiet_minutes", "A json endpoint gets every event as it happens.")
         if cleaned.get("forum") and kind != "discord":
             self.add_error("forum", "Only a Discord endpoint posts into a forum channel.")
         try:
@@ -120,6 +132,9 @@ class EndpointForm(forms.ModelForm[Endpoint]):
             endpoint.kind = self.cleaned_data["kind"]
         # Left out of the post (a script that does not know the field): unchanged. Blank: never.
         endpoint.hidden_fields = list(self.cleaned_data.get("leave_out") or [])
+        if self.add_prefix("quiet_minutes") in self.data:
+            quiet = self.cleaned_data.get("quiet_minutes")
+            endpoint.quiet_period = None if quiet is None else timedelta(minutes=float(quiet))
         if self.add_prefix("disable_after_hours") in self.data:
             after = self.cleaned_data.get("disable_after_hours")
             endpoint.disable_after = None if after is None else timedelta(hours=float(after))

@@ -33,6 +33,7 @@ from tiltbob.endpoint_urls import (
 
 MASTER_SWITCH = "master"
 MAX_IN_FLIGHT = 32
+MAX_QUIET_PERIOD = timedelta(minutes=15)
 DISABLE_AFTER = timedelta(hours=24)
 """How long an endpoint fails continuously before the listener turns it off, unless set."""
 
@@ -91,6 +92,16 @@ class Endpoint(models.Model):
             "reopening), each machine another for its other events."
         ),
     )
+    quiet_period = models.DurationField(
+        "quiet period",
+        null=True,
+        blank=True,
+        help_text=(
+            "Calm bursts: what one person does to one machine is held while they keep at it, "
+            "and sent as one digest once they have been quiet this long (at the latest three "
+            "times this long after the first). A problem report is never held. Empty: off."
+        ),
+    )
     hidden_fields = ArrayField(
         models.CharField(max_length=80, choices=field_choices()),
         verbose_name="leave out of its messages",
@@ -134,6 +145,15 @@ class Endpoint(models.Model):
             models.CheckConstraint(
                 condition=models.Q(forum=False) | models.Q(kind="discord"),
                 name="notification_endpoints_forum_is_discord",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quiet_period__isnull=True)
+                | models.Q(
+                    quiet_period__gt=timedelta(0),
+                    quiet_period__lte=MAX_QUIET_PERIOD,
+                )
+                & ~models.Q(kind="json"),
+                name="notification_endpoints_quiet_period_valid",
             ),
         ]
 

@@ -17,7 +17,13 @@ from tiltbob.catalogue import ENDPOINT_KINDS, EVENT_TYPES, field_choices
 from tiltbob.endpoint_urls import InvalidEndpointURL, guess_kind, validate_for_kind
 from webapp.notifications import operations
 from webapp.notifications.forms import hours
-from webapp.notifications.models import DISABLE_AFTER, MAX_IN_FLIGHT, DeliveryStatus, Endpoint
+from webapp.notifications.models import (
+    DISABLE_AFTER,
+    MAX_IN_FLIGHT,
+    MAX_QUIET_PERIOD,
+    DeliveryStatus,
+    Endpoint,
+)
 
 UNCHANGED = object()
 """An option not given to ``edit``: the endpoint keeps its value."""
@@ -62,6 +68,9 @@ def describe(endpoint: Endpoint) -> dict[str, Any]:
         "event_types": list(endpoint.event_types),
         "in_flight": endpoint.in_flight,
         "forum": endpoint.forum,
+        "quiet_period_minutes": None
+        if endpoint.quiet_period is None
+        else endpoint.quiet_period.total_seconds() / 60,
         "hidden_fields": list(endpoint.hidden_fields),
         "disable_after_hours": None
         if endpoint.disable_after is None
@@ -94,6 +103,27 @@ def _in_flight(text: str) -> int:
             f"must be a whole number from 1 to {MAX_IN_FLIGHT}, got {text!r}"
         )
     return value
+
+
+QUIET_HELP = (
+    "calm bursts: hold what one person does to one machine until they have been quiet this many"
+    f" minutes, then send it as one digest (up to {MAX_QUIET_PERIOD.seconds // 60}; 0: off, the"
+    " default); a problem report is never held"
+)
+
+
+def _quiet_period(text: str) -> timedelta | None:
+    """``--quiet-period``: minutes (0: off), or a clear error."""
+    limit = MAX_QUIET_PERIOD.total_seconds() / 60
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= limit:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of minutes from 0 (off) to {limit:g}, got {text!r}"
+        )
+    return timedelta(minutes=value) if value else None
 
 
 FORUM_HELP = (
@@ -147,6 +177,8 @@ def _check_forum(endpoint: Endpoint) -> None:
         raise CommandError(
             f"--forum: only a Discord endpoint posts into a forum channel, not {endpoint.kind}"
         )
+    if endpoint.quiet_period and endpoint.kind == "json":
+        raise CommandError("--quiet-period: a json endpoint gets every event as it happens")
 
 
 def _iso(value: Any) -> str | None:
@@ -174,6 +206,7 @@ class Command(BaseCommand):
         )
         add.add_argument("--hide", type=_hidden_fields, default=[], help=HIDE_HELP)
         add.add_argument("--forum", action="store_true", help=FORUM_HELP)
+        add.add_argument("--quiet-period", type=_quiet_period, default=None, help=QUIET_HELP)
         edit = actions.add_parser("edit", help="change an endpoint")
         edit.add_argument("id", type=int)
         edit.add_argument("--name")
@@ -186,6 +219,7 @@ class Command(BaseCommand):
         )
         edit.add_argument("--hide", type=_hidden_fields, help=HIDE_HELP)
         edit.add_argument("--forum", action=argparse.BooleanOptionalAction, help=FORUM_HELP)
+        edit.add_argument("--quiet-period", type=_quiet_period, default=UNCHANGED, help=QUIET_HELP)
         actions.add_parser("list", help="list endpoints, with their health")
         for action in ("show", "enable", "disable", "remove", "roll-secret"):
             sub = actions.add_parser(action, help=f"{action} an endpoint")
@@ -253,6 +287,7 @@ class Command(BaseCommand):
         disable_after: timedelta | None,
         hide: list[str],
         forum: bool,
+        quiet_period: timedelta | None,
         **_: Any,
     ) -> None:
         if Endpoint.objects.filter(name=name).exists():
@@ -265,6 +300,7 @@ class Command(BaseCommand):
             disable_after=disable_after,
             hidden_fields=hide,
             forum=forum,
+            quiet_period=quiet_period,
         )
         self._set_url(endpoint, url, kind)
         _check_forum(endpoint)
@@ -293,9 +329,12 @@ class Command(BaseCommand):
         disable_after: Any,
         hide: list[str] | None,
         forum: bool | None,
+        quiet_period: Any,
         **_: Any,
     ) -> None:
         endpoint = self._get(id)
+        if quiet_period is not UNCHANGED:
+            endpoint.quiet_period = quiet_period
         if forum is not None:
             endpoint.forum = forum
         if hide is not None:
