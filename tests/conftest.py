@@ -247,6 +247,17 @@ def start_listener(
         assert not bugs, f"{process.log_path}: {bugs[0]}"
 
 
+def delivery_statuses(db_url: str, endpoint_id: int) -> dict[str, int]:
+    """How many of the endpoint's deliveries are in each status."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM notification_deliveries WHERE endpoint_id = %s"
+            " GROUP BY status",
+            [endpoint_id],
+        ).fetchall()
+    return {status: int(count) for status, count in rows}
+
+
 def insert_reports(
     db_url: str, machine: Machine, count: int, *, per_transaction: int = 1
 ) -> list[int]:

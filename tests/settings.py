@@ -11,6 +11,8 @@ os.environ.setdefault("TILTBOB_LOG_FORMAT", "json")
 # Test receivers listen on plain http on 127.0.0.1.
 os.environ.setdefault("TILTBOB_ALLOW_HTTP", "1")
 os.environ.setdefault("TILTBOB_ALLOW_PRIVATE_ENDPOINTS", "1")
+# Times in the expected pages and messages are UTC; the tests about the museum's zone set one.
+os.environ["TILTBOB_TIME_ZONE"] = "UTC"
 
 from webapp.settings import *  # noqa: F403
 

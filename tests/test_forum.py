@@ -22,7 +22,7 @@ from listener.outcome import Outcome, Result
 from listener.render import RenderContext, discord, render
 from listener.render.threads import THREAD_NAME, subject_of
 from listener.threads import ForumThreads
-from tests.conftest import Hook
+from tests.conftest import Hook, delivery_statuses
 from tests.processes import ListenerProcess
 from tests.receiver import DiscordForum, Receiver
 from tests.rendering import NOW, SITE, check_discord, delivery, endpoint
@@ -224,7 +224,9 @@ def test_a_report_opens_its_thread_and_everything_about_it_follows_there(
     assert titles[2].startswith("✅ Report closed")
     for post in fake.posts[thread]:
         check_discord(post.json)
-    assert [p.query for p in fake.posts[thread][1:]] == [f"wait=true&thread_id={thread}"] * 2
+    # Into the thread: one post each, or one for both when they queued up together.
+    later = fake.posts[thread][1:]
+    assert later and {p.query for p in later} == {f"wait=true&thread_id={thread}"}
 
     # The machine's own events go to the machine's thread, opened once and reused.
     machine.status = MachineStatus.BROKEN
@@ -263,13 +265,8 @@ def test_a_thread_deleted_on_discords_side_gets_a_new_one(
     assert types_in(fake, second)[0].startswith("✅ Report closed")
     assert stored_threads(db_url, hook.endpoint.pk) == {f"report:{report.pk}": second}
     listener.wait_for("thread.gone", thread_id=first)
-    with psycopg.connect(db_url) as conn:
-        statuses = conn.execute(
-            "SELECT status, count(*) FROM notification_deliveries WHERE endpoint_id = %s"
-            " GROUP BY status",
-            [hook.endpoint.pk],
-        ).fetchall()
-    assert dict(statuses) == {"delivered": 2}, "nothing failed, nothing left behind"
+    statuses = delivery_statuses(db_url, hook.endpoint.pk)
+    assert statuses == {"delivered": 2}, "nothing failed, nothing left behind"
 
 
 def test_a_reports_thread_survives_a_listener_restart(

@@ -376,7 +376,8 @@ def test_an_error_that_echoes_the_url_is_not_logged_with_it(
     assert "connect" in retried["last_error"].lower()
     assert closed.token not in retried["last_error"]
     # The fixture checks every log line for both tokens when the listener stops.
-    assert listener.logged("delivery.retry_scheduled", endpoint_id=closed.endpoint.pk)
+    # Logged just after the outcome is written down: waited for, not assumed.
+    listener.wait_for("delivery.retry_scheduled", endpoint_id=closed.endpoint.pk)
 
 
 def test_postgresql_restarted_mid_burst_loses_nothing(
