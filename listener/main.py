@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,7 +75,16 @@ def settings_from(options: argparse.Namespace) -> ListenerSettings:
     )
 
 
-async def serve(settings: ListenerSettings) -> None:
+def stop_requests() -> threading.Event:
+    """SIGTERM and Ctrl-C from now on set the event, rather than end the process at once:
+    one that arrives while the listener is starting is answered once it has started."""
+    requested = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: requested.set())
+    return requested
+
+
+async def serve(settings: ListenerSettings, stop_requested: threading.Event | None = None) -> None:
     """The listener with what it needs, each opened here and closed on the way out."""
     s = settings
     async with (
@@ -97,6 +107,8 @@ async def serve(settings: ListenerSettings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, listener.stop)
+        if stop_requested is not None and stop_requested.is_set():
+            listener.stop()  # asked to stop while starting
         await listener.run()
 
 
@@ -115,5 +127,6 @@ def main(argv: Sequence[str]) -> int:
         prog="tiltbob listen", description="Deliver the outbox's events to the endpoints."
     )
     add_arguments(parser)
-    run_loop(serve(settings_from(parser.parse_args(argv))))
+    settings = settings_from(parser.parse_args(argv))
+    run_loop(serve(settings, stop_requests()))
     return 0

@@ -650,3 +650,28 @@ def test_sigterm_right_after_start_stops_the_listener(
         listener = start_listener()
         assert listener.kill(signal.SIGTERM) == 0
         listener.wait_for("listener.stopped", timeout=1)
+
+
+def test_a_stop_asked_for_while_the_listener_starts_is_answered(db_url: str) -> None:
+    """SIGTERM between `tiltbob run` serving its pages and the listener's own handlers (or
+    early in `tiltbob listen`) stops the process cleanly instead of killing it."""
+    import asyncio
+    import os
+
+    from listener.main import serve, stop_requests
+    from listener.settings import ListenerSettings
+    from tiltbob.environment import load
+    from tiltbob.keys import secret_keys
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        requested = stop_requests()
+        os.kill(os.getpid(), signal.SIGTERM)  # this very process: it must live on
+        wait_until(requested.is_set, what="the stop to be remembered")
+        settings = ListenerSettings(
+            database_url=db_url, site_url="http://127.0.0.1:8000", secret_keys=secret_keys(load())
+        )
+        asyncio.run(asyncio.wait_for(serve(settings, requested), timeout=30))
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from tiltbob.beside import run_beside
@@ -124,11 +122,15 @@ def run(args: Sequence[str]) -> int:
     )
     print(f"tiltbob: serving http://{options.host}:{options.port}/ (Ctrl-C stops)", flush=True)
 
+    # From the moment the web app serves, SIGTERM must end in a clean stop, even before the
+    # listener has its own handlers: it is remembered here and answered once the listener is up.
+    stop = listen.stop_requests()
+
     def main() -> None:
         if options.no_listener:
-            _wait_for_signal()
+            stop.wait()
         else:
-            listen.run_loop(listen.serve(listen.settings_from(options)))
+            listen.run_loop(listen.serve(listen.settings_from(options), stop))
 
     died = run_beside(server.run, server.close, main)
     if died:
@@ -136,10 +138,3 @@ def run(args: Sequence[str]) -> int:
         sys.stderr.write(f"tiltbob: the web server stopped ({died}); stopping\n")
         return 1
     return 0
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
